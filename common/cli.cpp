@@ -1,0 +1,66 @@
+#include "cli.hpp"
+
+#include <unistd.h>
+
+#include "error.hpp"
+#include "narrate.hpp"
+
+namespace cli {
+
+void add_common(CLI::App& app, Common& common) {
+    app.add_flag("--explain", common.explain,
+                 "print one line per kernel operation: the call, its result and why");
+    app.add_flag("--step", common.step,
+                 "pause before each kernel operation (needs a terminal) and show how to observe it");
+    // Everything from the first word that is not an option on (or after "--") is the command's,
+    // options included: `step01_uts ls -l` passes -l to ls.
+    app.prefix_command();
+    app.footer("COMMAND [ARG...] is run in the container; put -- before it if it starts with '-'.");
+    (void)common;
+}
+
+std::optional<int> parse(CLI::App& app, int argc, char** argv, Common& common) {
+    narrate::set_program(app.get_name());
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        narrate::error(e.what());
+        return exit_code::tool_failed;
+    }
+    // prefix_command() leaves the command and its arguments in remaining().
+    common.command = app.remaining();
+    if (!common.command.empty() && common.command.front() == "--") {
+        common.command.erase(common.command.begin());
+    } else if (!common.command.empty() && common.command.front().starts_with("-")) {
+        narrate::error("unknown option " + common.command.front() + " (see --help; put -- before a command that starts with '-')");
+        return exit_code::tool_failed;
+    }
+    if (common.command.empty()) {
+        narrate::error("no command given; usage: " + app.get_name() + " [OPTIONS] [--] COMMAND [ARG...]");
+        return exit_code::tool_failed;
+    }
+    if (common.step && !::isatty(STDIN_FILENO)) {
+        narrate::error("--step waits for Enter between operations and needs a terminal on stdin");
+        return exit_code::tool_failed;
+    }
+    narrate::set_mode(common.step      ? narrate::Mode::step
+                      : common.explain ? narrate::Mode::explain
+                                       : narrate::Mode::quiet);
+    return std::nullopt;
+}
+
+int guarded(const std::function<int()>& body) {
+    try {
+        return body();
+    } catch (const Error& e) {
+        narrate::error(e.line());
+        return e.exit_status();
+    } catch (const std::exception& e) {
+        narrate::error(e.what());
+        return exit_code::tool_failed;
+    }
+}
+
+}  // namespace cli

@@ -1,0 +1,33 @@
+// Command-line plumbing every step shares: --explain, --step, and the COMMAND [ARG...] tail.
+// Each step's own options are added by its module (uts::add_options, pid::add_options, ...),
+// so step N's main() is step N-1's main() plus one line.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cli {
+
+struct Common {
+    bool explain = false;
+    bool step = false;
+    std::vector<std::string> command;
+};
+
+// Adds --explain, --step and the COMMAND [ARG...] positional (everything after the first
+// positional, or after "--", belongs to the command, options included).
+void add_common(CLI::App& app, Common& common);
+
+// Parses argv. Returns an exit status when main() should stop here (0 for --help; 125 with one
+// line on stderr for bad input); std::nullopt when the container should be started.
+// Also sets the narration mode, and refuses --step without a terminal on stdin.
+std::optional<int> parse(CLI::App& app, int argc, char** argv, Common& common);
+
+// Runs `body`, turning any Error that escapes into one line on stderr and its exit status.
+int guarded(const std::function<int()>& body);
+
+}  // namespace cli

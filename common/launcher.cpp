@@ -1,0 +1,329 @@
+#include "launcher.hpp"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "error.hpp"
+#include "narrate.hpp"
+#include "unique_fd.hpp"
+
+namespace launch {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Signals. The tool forwards these to the container, as `docker run` does. Before the child is
+// released they abort the launch instead (so Ctrl-C during --step stops cleanly).
+
+constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+
+volatile sig_atomic_t g_child = 0;    // set once the child is released
+volatile sig_atomic_t g_pending = 0;  // a signal that arrived before that
+
+extern "C" void on_signal(int sig) {
+    if (g_child > 0) {
+        ::kill(g_child, sig);  // async-signal-safe
+    } else {
+        g_pending = sig;
+    }
+}
+
+void install_forwarding() {
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;  // no SA_RESTART: a blocking read during --step must return EINTR
+    for (int sig : kForwarded) ::sigaction(sig, &sa, nullptr);
+}
+
+void restore_default_signals() {
+    for (int sig : kForwarded) ::signal(sig, SIG_DFL);
+}
+
+void throw_if_interrupted() {
+    if (g_pending != 0) {
+        throw Error(std::string("interrupted by ") + ::sigabbrev_np(g_pending), 128 + g_pending);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The terminal. When the tool runs in the foreground of a terminal, the container gets its own
+// process group and becomes the foreground: Ctrl-C and Ctrl-Z then reach the container only,
+// as they reach a program started by a shell, and an interactive `sh` inside has job control.
+
+class Terminal {
+public:
+    void give_to(pid_t pid) {
+        if (!::isatty(STDIN_FILENO) || ::tcgetpgrp(STDIN_FILENO) != ::getpgrp()) return;
+        ::setpgid(pid, pid);
+        set_foreground(pid);
+        given_ = true;
+    }
+    ~Terminal() {
+        if (given_) set_foreground(::getpgrp());
+    }
+
+private:
+    static void set_foreground(pid_t pgrp) {
+        // A background process group that changes the foreground gets SIGTTOU: ignore it here.
+        auto old = ::signal(SIGTTOU, SIG_IGN);
+        ::tcsetpgrp(STDIN_FILENO, pgrp);
+        ::signal(SIGTTOU, old);
+    }
+    bool given_ = false;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The sync socket. Parent -> child: one "go" message carrying the child's host pid.
+// Child -> parent: nothing if execve succeeds (SOCK_CLOEXEC closes the child's end and the parent
+// reads EOF), or one failure message: {exit status, text}.
+
+struct GoMessage {
+    int32_t host_pid;
+};
+
+struct Failure {
+    int32_t exit_status;
+    char text[1020];
+};
+
+void send_failure(int fd, const Error& e) {
+    Failure f{};
+    f.exit_status = e.exit_status();
+    std::string line = e.line();
+    std::strncpy(f.text, line.c_str(), sizeof(f.text) - 1);
+    (void)!::send(fd, &f, sizeof(f), MSG_NOSIGNAL);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The child.
+
+struct ChildArgs {
+    const std::vector<Layer*>* layers;
+    Context* ctx;
+    int parent_end;
+};
+
+// Find the command as execvp(3) would, but in the container's PATH, and tell "not found" (127)
+// from "found but not executable" (126).
+[[noreturn]] void exec_command(const Context& ctx) {
+    std::vector<char*> argv, envp;
+    for (auto& a : ctx.argv) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    for (auto& e : ctx.env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+
+    const std::string& cmd = ctx.argv.at(0);
+    std::vector<std::string> candidates;
+    if (cmd.find('/') != std::string::npos) {
+        candidates.push_back(cmd);
+    } else {
+        std::string path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+        for (auto& e : ctx.env)
+            if (e.rfind("PATH=", 0) == 0) path = e.substr(5);
+        for (size_t start = 0; start <= path.size();) {
+            size_t end = path.find(':', start);
+            if (end == std::string::npos) end = path.size();
+            std::string dir = path.substr(start, end - start);
+            candidates.push_back((dir.empty() ? "." : dir) + "/" + cmd);
+            start = end + 1;
+        }
+    }
+
+    int last = ENOENT;
+    for (auto& c : candidates) {
+        ::execve(c.c_str(), argv.data(), envp.data());
+        if (errno != ENOENT && errno != ENOTDIR) last = errno;  // remember "found but ..."
+    }
+    if (last == ENOENT) throw Error("exec " + cmd + ": command not found", exit_code::not_found, ENOENT);
+    throw Error("exec " + cmd + ": " + std::strerror(last), exit_code::cannot_execute, last);
+}
+
+int child_main(void* raw) {
+    auto& a = *static_cast<ChildArgs*>(raw);
+    restore_default_signals();
+    ::close(a.parent_end);
+    Context& ctx = *a.ctx;
+    try {
+        // If the tool dies (even by SIGKILL), the container dies with it: nothing is left
+        // running that no one waits for. Set before reading "go", so a parent that died
+        // earlier is seen as EOF below.
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        // No host descriptor above stderr may reach the command: mark them all close-on-exec.
+        ::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+
+        GoMessage go{};
+        ssize_t n;
+        do n = ::recv(ctx.sync_fd, &go, sizeof(go), 0);
+        while (n < 0 && errno == EINTR);
+        if (n != sizeof(go)) ::_exit(exit_code::tool_failed);  // the parent gave up
+        ctx.pid = go.host_pid;
+        narrate::set_container_pid(go.host_pid);
+
+        for (Layer* l : *a.layers) l->setup_inside(ctx);
+        for (Layer* l : *a.layers) l->before_exec(ctx);
+        exec_command(ctx);
+    } catch (const Error& e) {
+        send_failure(ctx.sync_fd, e);
+        ::_exit(e.exit_status());
+    } catch (const std::exception& e) {
+        send_failure(ctx.sync_fd, Error(e.what()));
+        ::_exit(exit_code::tool_failed);
+    }
+}
+
+std::string clone_flags_text(int flags) {
+    return spell_flags(static_cast<unsigned long>(flags),
+                       {{CLONE_NEWUTS, "CLONE_NEWUTS"},
+                        {CLONE_NEWPID, "CLONE_NEWPID"},
+                        {CLONE_NEWNS, "CLONE_NEWNS"},
+                        {CLONE_NEWNET, "CLONE_NEWNET"},
+                        {CLONE_NEWIPC, "CLONE_NEWIPC"},
+                        {CLONE_NEWUSER, "CLONE_NEWUSER"},
+                        {CLONE_NEWCGROUP, "CLONE_NEWCGROUP"},
+                        {SIGCHLD, "SIGCHLD"}});
+}
+
+pid_t clone_child(ChildArgs& args, int flags) {
+    // clone(2) without CLONE_VM copies our memory, as fork does; the child runs child_main on
+    // a stack of its own. The parent's copy of that stack can go as soon as clone returns.
+    constexpr size_t kStack = 1 << 20;
+    void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) throw SysError("mmap(child stack)", errno);
+    char* top = static_cast<char*>(stack) + kStack;
+
+    narrate::Op op{"launch", "clone(" + clone_flags_text(flags | SIGCHLD) + ")",
+                   "a child process in new namespaces, waiting for our go",
+                   "ls -l /proc/" + std::to_string(::getpid()) + "/ns   # the tool's own, for comparison"};
+    pid_t pid = -1;
+    try {
+        pid = static_cast<pid_t>(narrate::sys(op, [&] { return ::clone(child_main, top, flags | SIGCHLD, &args); }));
+    } catch (Error& e) {
+        ::munmap(stack, kStack);
+        if (e.err() == EPERM) e.with_hint("run as root (sudo); creating namespaces needs CAP_SYS_ADMIN");
+        if (e.err() == EINVAL) e.with_hint("this kernel lacks one of these namespaces (see minibox doctor)");
+        throw;
+    }
+    ::munmap(stack, kStack);
+    return pid;
+}
+
+int status_to_exit(int status) {
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return exit_code::tool_failed;
+}
+
+int wait_for(pid_t pid) {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) throw SysError("waitpid(" + std::to_string(pid) + ")", errno);
+    }
+    return status;
+}
+
+// After "go": EOF means the command was exec'd; a message means the child failed and exits.
+bool read_failure(int fd, Failure& f) {
+    for (;;) {
+        ssize_t n = ::recv(fd, &f, sizeof(f), 0);
+        if (n == 0) return false;
+        if (n > 0) return true;
+        if (errno != EINTR) throw SysError("recv(sync socket)", errno);
+    }
+}
+
+}  // namespace
+
+std::vector<std::string> default_env() {
+    std::vector<std::string> env = {
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME=/root",
+    };
+    if (const char* term = ::getenv("TERM")) env.push_back(std::string("TERM=") + term);
+    return env;
+}
+
+int run(const std::vector<Layer*>& layers, Context ctx) {
+    if (ctx.argv.empty()) throw Error("no command given");
+    int flags = 0;
+    for (Layer* l : layers) flags |= l->clone_flags();
+
+    g_child = 0;
+    g_pending = 0;
+    install_forwarding();
+
+    pid_t child = -1;
+    bool released = false;
+    // Whatever happens from here on, the host is put back as it was: the child is killed if it
+    // was not released yet, and every layer cleans up, last one first.
+    auto cleanup_all = [&] {
+        if (child > 0 && !released) {
+            ::kill(child, SIGKILL);
+            wait_for(child);
+        }
+        for (auto it = layers.rbegin(); it != layers.rend(); ++it) (*it)->cleanup(ctx);
+    };
+
+    try {
+        for (Layer* l : layers) {
+            l->prepare_host(ctx);
+            throw_if_interrupted();
+        }
+
+        int sv[2];
+        check(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), "socketpair(AF_UNIX, SOCK_SEQPACKET)");
+        unique_fd parent_end(sv[0]), child_end(sv[1]);
+        ctx.sync_fd = child_end.get();
+
+        ChildArgs args{&layers, &ctx, parent_end.get()};
+        child = clone_child(args, flags);
+        ctx.pid = child;
+        narrate::set_container_pid(child);
+        child_end.reset();  // only the child holds it now: its exec (or exit) gives us EOF
+
+        for (Layer* l : layers) {
+            l->join_child(ctx);
+            throw_if_interrupted();
+        }
+
+        Terminal terminal;
+        terminal.give_to(child);
+        GoMessage go{static_cast<int32_t>(child)};
+        narrate::sys({"launch", "send(go, pid=" + std::to_string(child) + ")",
+                      "the host side is ready: the child sets itself up and execs the command",
+                      "cat /proc/{pid}/status | grep -E 'Name|NSpid'"},
+                     [&] { return ::send(parent_end.get(), &go, sizeof(go), MSG_NOSIGNAL); });
+        released = true;
+        g_child = child;
+        if (g_pending != 0) ::kill(child, g_pending);  // arrived just before the release
+
+        Failure failure{};
+        bool failed = read_failure(parent_end.get(), failure);
+        int status = wait_for(child);
+        cleanup_all();
+        if (failed) {
+            narrate::error(failure.text);
+            return failure.exit_status;
+        }
+        narrate::note("launch", "container exited: status " + std::to_string(status_to_exit(status)));
+        return status_to_exit(status);
+    } catch (...) {
+        cleanup_all();
+        throw;
+    }
+}
+
+}  // namespace launch

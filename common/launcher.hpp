@@ -1,0 +1,63 @@
+// The launcher: one launch sequence that every step shares.
+//
+//   parent (host side)                         child (inside the new namespaces)
+//   ------------------                         ---------------------------------
+//   prepare_host()     per layer, in order
+//   clone(flags of every layer) ------------>  waits for "go" on the sync socket
+//   join_child()       per layer, in order
+//   "go" ----------------------------------->  setup_inside()  per layer, in order
+//                                              before_exec()   per layer, in order
+//   read the sync socket:                      execve(COMMAND)  (closes the socket)
+//     a message = the child failed, EOF = exec'd
+//   wait, forwarding SIGINT/SIGTERM/SIGHUP/...
+//   cleanup()          per layer, in reverse order, on every path
+//
+// A step adds one Layer; its main() lists the layers of every step up to its own.
+// See clone(2), and workshop/01-uts.md for the walk through this file.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace launch {
+
+// What the layers share about this one container.
+struct Context {
+    std::vector<std::string> argv;  // the command and its arguments
+    std::vector<std::string> env;   // its environment; layers may add to it before exec
+    pid_t pid = -1;                 // the container's first process, as the host sees it
+    int sync_fd = -1;               // child side: the socket to the parent; closed by execve
+};
+
+class Layer {
+public:
+    virtual ~Layer() = default;
+    virtual const char* name() const = 0;
+
+    // The CLONE_NEW* flags this layer needs.
+    virtual int clone_flags() const { return 0; }
+    // Parent, before clone: create host-side resources (cgroup, veth, overlay, ...).
+    virtual void prepare_host(Context&) {}
+    // Parent, after clone, before the child goes on: act on the child from outside.
+    virtual void join_child(Context&) {}
+    // Child, after "go": configure the inside (hostname, mounts, ...).
+    virtual void setup_inside(Context&) {}
+    // Child, after every layer's setup_inside, right before execve.
+    virtual void before_exec(Context&) {}
+    // Parent, on every path (also after errors half-way): undo what prepare/join did.
+    // Called in reverse order, for every layer, so it must cope with "nothing was done".
+    virtual void cleanup(Context&) noexcept {}
+};
+
+// Run the whole sequence; returns the tool's exit status: the container's status, 128+N when
+// it was killed by signal N, 125/126/127 when the tool or the exec failed (the reason is
+// printed as one line on stderr).
+int run(const std::vector<Layer*>& layers, Context ctx);
+
+// The environment a container starts with unless a layer says otherwise: a fixed PATH,
+// HOME, and TERM passed through from the tool's own environment.
+std::vector<std::string> default_env();
+
+}  // namespace launch
