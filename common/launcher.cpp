@@ -299,13 +299,15 @@ int run(const std::vector<Layer*>& layers, Context ctx) {
             throw_if_interrupted();
         }
 
+        GoMessage go{static_cast<int32_t>(child)};
+        narrate::Op release{"launch", "send(go, pid=" + std::to_string(child) + ")",
+                            "the host side is ready: the child sets itself up and execs the command",
+                            "grep NSpid /proc/{pid}/status"};
+        narrate::before(release);  // --step pauses here, while the terminal is still ours
         Terminal terminal;
         terminal.give_to(child);
-        GoMessage go{static_cast<int32_t>(child)};
-        narrate::sys({"launch", "send(go, pid=" + std::to_string(child) + ")",
-                      "the host side is ready: the child sets itself up and execs the command",
-                      "cat /proc/{pid}/status | grep -E 'Name|NSpid'"},
-                     [&] { return ::send(parent_end.get(), &go, sizeof(go), MSG_NOSIGNAL); });
+        check(::send(parent_end.get(), &go, sizeof(go), MSG_NOSIGNAL), release.call);
+        narrate::after(release, "ok");
         released = true;
         g_child = child;
         if (g_pending != 0) ::kill(child, g_pending);  // arrived just before the release

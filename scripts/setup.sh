@@ -1,0 +1,54 @@
+#!/bin/sh
+# The first README command: install what the toolkit needs from the distribution's packages,
+# build every step, make the default image, and run a first container.
+# Debian 12 or Ubuntu 22.04+, as root. Running it again is harmless.
+set -eu
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: run as root (sudo scripts/setup.sh): containers need root" >&2
+    exit 1
+fi
+
+say() { [ -n "${MINIBOX_QUIET:-}" ] || echo "setup: $*"; }
+
+# 1. Packages. Only what is missing is installed; nothing is downloaded from outside the
+#    distribution's archive.
+required="cmake make g++ pkg-config file libcli11-dev libspdlog-dev libfmt-dev libgtest-dev
+          busybox-static nlohmann-json3-dev libarchive-dev iproute2 nftables util-linux procps
+          psmisc"
+# Used by the tests of later steps when the distribution has them (the cgroup v2 VM test
+# boots Debian's cloud kernel under qemu; step06 imports a debootstrap root).
+optional="qemu-system-x86 linux-image-cloud-amd64 cpio kmod debootstrap umoci"
+
+missing=""
+for p in $required; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+for p in $optional; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' && continue
+    apt-cache show "$p" >/dev/null 2>&1 && missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    say "installing:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# 2. Build.
+say "building into build/"
+cmake -S . -B build -DMINIBOX_WERROR="${MINIBOX_WERROR:-OFF}" >/dev/null
+cmake --build build -j "$(nproc)" >/dev/null
+
+# 3. The default image.
+MINIBOX_QUIET=1 scripts/make-image.sh build/bin/nsinfo >/dev/null
+say "default image in ${MINIBOX_ROOT:-/var/lib/minibox}/images/busybox/rootfs"
+
+# 4. A first container: another hostname, PID 1.
+[ -n "${MINIBOX_QUIET:-}" ] && exit 0
+echo "setup: a first container (step02_pid --hostname first-box):"
+echo "  host:      hostname=$(hostname) pid-of-this-shell=$$"
+build/bin/step02_pid --hostname first-box -- /bin/sh -c 'echo "  container: hostname=$(hostname) pid=$$ ppid=$PPID"'
+echo "setup: done. Next: export PATH=\$PWD/build/bin:\$PATH, then read workshop/README.md"
