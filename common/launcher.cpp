@@ -18,6 +18,7 @@
 
 #include "error.hpp"
 #include "narrate.hpp"
+#include "state.hpp"
 #include "unique_fd.hpp"
 
 namespace launch {
@@ -258,6 +259,7 @@ std::vector<std::string> default_env() {
 
 int run(const std::vector<Layer*>& layers, Context ctx) {
     if (ctx.argv.empty()) throw Error("no command given");
+    if (ctx.id.empty()) ctx.id = state::new_container_id();
     int flags = 0;
     for (Layer* l : layers) flags |= l->clone_flags();
 

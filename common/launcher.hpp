@@ -29,6 +29,7 @@ struct Context {
     std::vector<std::string> env;   // its environment; layers may add to it before exec
     pid_t pid = -1;                 // the container's first process, as the host sees it
     int sync_fd = -1;               // child side: the socket to the parent; closed by execve
+    std::string id;                 // the container's id (12 hex digits); run() makes one if empty
 };
 
 class Layer {
