@@ -257,6 +257,13 @@ std::vector<std::string> default_env() {
     return env;
 }
 
+Context for_command(std::vector<std::string> argv) {
+    Context ctx;
+    ctx.argv = std::move(argv);
+    ctx.env = default_env();
+    return ctx;
+}
+
 int run(const std::vector<Layer*>& layers, Context ctx) {
     if (ctx.argv.empty()) throw Error("no command given");
     if (ctx.id.empty()) ctx.id = state::new_container_id();

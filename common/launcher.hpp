@@ -61,4 +61,7 @@ int run(const std::vector<Layer*>& layers, Context ctx);
 // HOME, and TERM passed through from the tool's own environment.
 std::vector<std::string> default_env();
 
+// A Context for running `argv` with default_env().
+Context for_command(std::vector<std::string> argv);
+
 }  // namespace launch

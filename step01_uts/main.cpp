@@ -15,6 +15,6 @@ int main(int argc, char** argv) {
 
     return cli::guarded([&] {
         uts::Layer uts_layer{uts_cfg};
-        return launch::run({&uts_layer}, {.argv = common.command, .env = launch::default_env()});
+        return launch::run({&uts_layer}, launch::for_command(common.command));
     });
 }

@@ -19,6 +19,6 @@ int main(int argc, char** argv) {
     return cli::guarded([&] {
         uts::Layer uts_layer{uts_cfg};
         pid::Layer pid_layer{pid_cfg};
-        return launch::run({&uts_layer, &pid_layer}, {.argv = common.command, .env = launch::default_env()});
+        return launch::run({&uts_layer, &pid_layer}, launch::for_command(common.command));
     });
 }
