@@ -32,6 +32,7 @@ cp "$busybox" "$fs/bin/busybox"
 # One relative symlink per applet, where busybox itself would install it.
 "$busybox" --list-full | while read -r applet; do
     case "$applet" in
+        bin/busybox) ;;
         bin/*)      ln -sf busybox "$fs/$applet" ;;
         sbin/*)     ln -sf ../bin/busybox "$fs/$applet" ;;
         usr/bin/*|usr/sbin/*) ln -sf ../../bin/busybox "$fs/$applet" ;;
