@@ -70,7 +70,7 @@ TEST(Step01, SignalsToTheToolReachTheContainer) {
     for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
         std::string name = sigabbrev_np(sig);
         support::Background tool({bin("step01_uts"), "sh", "-c",
-                                  "trap 'echo got " + name + "; kill $!; exit 3' " + name + "; echo ready; sleep 10 >/dev/null & wait"});
+                                  "trap 'echo got " + name + "; exit 3' " + name + "; echo ready; while :; do sleep 0.1; done"});
         ASSERT_NE(tool.wait_for_line("ready"), "");
         tool.signal(sig);
         EXPECT_NE(tool.wait_for_line("got " + name), "") << name;
