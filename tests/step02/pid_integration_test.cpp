@@ -111,3 +111,17 @@ TEST(Step02, InitForwardsSignalsToTheCommand) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Step02, AnInteractiveShellGetsTheTerminal) {
+    REQUIRE_ROOT();
+    // script(1) runs the tool on a pseudo-terminal and types our lines into it.
+    auto r = support::sh("printf 'echo pid=$$; tty; exit 5\\n' | script -qec '" + support::bin("step02_pid") +
+                         " --init /bin/sh -i' /dev/null");
+    EXPECT_EQ(r.status, 5) << r.out;
+    EXPECT_NE(r.out.find("pid=2"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("/dev/pts/"), std::string::npos) << r.out;
+}
+
+}  // namespace
