@@ -78,6 +78,23 @@ bool Owner::alive() const {
     return now && *now == start;
 }
 
+std::optional<Owner> record_owner(const std::string& path) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) return std::nullopt;
+    std::string file;
+    if (S_ISREG(st.st_mode)) {
+        file = path;
+    } else if (S_ISDIR(st.st_mode)) {
+        file = path + "/owner";
+    } else {
+        return std::nullopt;  // symlinks, sockets, fifos are nobody's record
+    }
+    std::ifstream f(file);
+    std::string line;
+    if (!std::getline(f, line)) return std::nullopt;
+    return Owner::parse(line);
+}
+
 Lock::Lock(const std::string& name) {
     std::string path = run_dir() + "/" + name + ".lock";
     fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);

@@ -39,6 +39,14 @@ struct Owner {
 // Field 22 of /proc/PID/stat, or nullopt when there is no such process.
 std::optional<unsigned long long> start_time(pid_t pid);
 
+// Records. An entry run_dir()/NAME records host-side state of a container when it names its
+// owner: a file whose first line is "pid:start", or a directory holding such a file named
+// "owner". `minibox cleanup` lists (and removes) the records of dead owners; write a record
+// whole (to a temporary name, then rename) so it is never seen without its owner line.
+// Returns the owner of the record at `path`; nullopt when it names none (it is then not a
+// record: flock files "*.lock", foreign files).
+std::optional<Owner> record_owner(const std::string& path);
+
 // An exclusive flock(2) on run_dir()/NAME.lock, held until destruction. Serializes concurrent
 // starts where they share something (the IP address pool, the bridge).
 class Lock {

@@ -1,0 +1,98 @@
+// minibox: the commands every step shares.
+//
+//   minibox doctor [CHECK...]     can this machine run the steps? (exit 1 when a check fails)
+//   minibox cleanup [--remove]    what did the toolkit leave on the host? (--remove: remove it)
+//
+// Each step contributes its own checks and finders; this file only lists them, one line per
+// step. A new step adds its line where its "// stepNN:" marker is, and links its library in
+// tools/CMakeLists.txt.
+#include <iostream>
+
+#include "cli.hpp"
+#include "doctor.hpp"
+#include "host_checks.hpp"
+#include "narrate.hpp"
+#include "pid_doctor.hpp"
+#include "uts_doctor.hpp"
+
+namespace {
+
+template <class T>
+void append(std::vector<T>& to, std::vector<T> more) {
+    for (auto& x : more) to.push_back(std::move(x));
+}
+
+// In step order: what the machine offers first, then what each step tries.
+std::vector<doctor::Check> all_checks() {
+    std::vector<doctor::Check> all;
+    append(all, host_checks::checks());
+    append(all, uts::checks());  // step01
+    append(all, pid::checks());  // step02
+    // step03: append(all, <module>::checks());
+    // step04: append(all, <module>::checks());
+    // step05: append(all, <module>::checks());
+    // step06: append(all, <module>::checks());
+    // step07: append(all, <module>::checks());
+    return all;
+}
+
+// Newest step first, as the launcher cleans up in reverse order (an overlay is unmounted before
+// its directories go); the generic run-dir records last, because a step's finder may read a
+// record to learn which host resources it names. Steps 01 and 02 leave nothing on the host.
+std::vector<doctor::Finder> all_finders() {
+    std::vector<doctor::Finder> all;
+    // step07: append(all, <module>::finders());
+    // step06: append(all, <module>::finders());
+    // step05: append(all, <module>::finders());
+    // step04: append(all, <module>::finders());
+    // step03: append(all, <module>::finders());
+    all.push_back(doctor::stale_run_records);
+    return all;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"The commands every step shares: a preflight check and a cleanup.", "minibox"};
+    app.require_subcommand(1);
+
+    std::vector<std::string> only;
+    auto* doctor_cmd = app.add_subcommand("doctor", "check that this machine can run every step; print the fix of each failure");
+    doctor_cmd->add_option("CHECK", only, "run only these checks (by name, as printed)");
+
+    bool remove = false;
+    auto* cleanup_cmd = app.add_subcommand(
+        "cleanup", "list what the toolkit left on the host (mounts, cgroups, links, state); --remove removes it");
+    cleanup_cmd->add_flag("--remove", remove, "remove what is listed");
+
+    narrate::set_program("minibox");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        narrate::error(e.what());
+        return exit_code::tool_failed;
+    }
+
+    return cli::guarded([&] {
+        if (doctor_cmd->parsed()) {
+            auto checks = all_checks();
+            if (!only.empty()) {
+                std::vector<doctor::Check> chosen;
+                for (auto& name : only) {
+                    auto it = std::find_if(checks.begin(), checks.end(), [&](auto& c) { return c.name == name; });
+                    if (it == checks.end()) {
+                        std::string names;
+                        for (auto& c : checks) names += " " + c.name;
+                        throw Error("no check named \"" + name + "\"; there are:" + names);
+                    }
+                    chosen.push_back(*it);
+                }
+                checks = chosen;
+            }
+            return doctor::run_checks(checks, std::cout);
+        }
+        return doctor::run_cleanup(all_finders(), remove, std::cout, std::cerr);
+    });
+}
