@@ -315,8 +315,10 @@ int run(const std::vector<Layer*>& layers, Context ctx) {
         narrate::before(release);  // --step pauses here, while the terminal is still ours
         Terminal terminal;
         terminal.give_to(child);
-        check(::send(parent_end.get(), &go, sizeof(go), MSG_NOSIGNAL), release.call);
+        // Narrate first: once "go" is sent the child narrates its own setup, and the lines must
+        // come out in the order things happen (the workshop's transcripts are compared verbatim).
         narrate::after(release, "ok");
+        check(::send(parent_end.get(), &go, sizeof(go), MSG_NOSIGNAL), release.call);
         released = true;
         g_child = child;
         if (g_pending != 0) ::kill(child, g_pending);  // arrived just before the release

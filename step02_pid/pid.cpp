@@ -63,10 +63,12 @@ void Layer::before_exec(launch::Context& ctx) {
     narrate::before(op);
     pid_t command = static_cast<pid_t>(check(::fork(), op.call));
     if (command == 0) {
+        // Narrated by the child, before it goes on to exec: from init, the line could come out
+        // after the command's own first output.
+        narrate::after(op, std::to_string(::getpid()));
         ::sigprocmask(SIG_SETMASK, &old, nullptr);
         return;  // the launcher goes on to execve the command here
     }
-    narrate::after(op, std::to_string(command));
     // Init keeps no part in the handshake: only the command's execve must close the socket.
     ::close(ctx.sync_fd);
     ::_exit(supervise(command));

@@ -2,6 +2,7 @@
 #include <dirent.h>
 
 #include <csignal>
+#include <sstream>
 #include <thread>
 
 #include "support.hpp"
@@ -122,6 +123,30 @@ TEST(Step02, AnInteractiveShellGetsTheTerminal) {
     EXPECT_EQ(r.status, 5) << r.out;
     EXPECT_NE(r.out.find("pid=2"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("/dev/pts/"), std::string::npos) << r.out;
+}
+
+}  // namespace
+
+namespace {
+
+// --explain lines come out in the order things happen, interleaved with the command's output
+// as a terminal shows them (the workshop compares these transcripts line by line). Before the
+// fix, the parent's "send(go)" line raced the child's setup lines, and init's "fork()" line
+// raced the command's first output.
+TEST(Step02, ExplainLinesComeInLaunchOrder) {
+    REQUIRE_ROOT();
+    const std::vector<std::string> expected = {"[launch] clone(", "[launch] send(go", "[uts] sethostname(",
+                                               "[pid] fork() = 2", "2", "[launch] container exited"};
+    for (int i = 0; i < 20; ++i) {
+        auto r = support::sh(support::bin("step02_pid") + " --explain --init sh -c 'echo $$' 2>&1");
+        ASSERT_EQ(r.status, 0) << r.out;
+        std::istringstream in(r.out);
+        std::vector<std::string> lines;
+        for (std::string l; std::getline(in, l);) lines.push_back(l);
+        ASSERT_EQ(lines.size(), expected.size()) << r.out;
+        for (size_t k = 0; k < lines.size(); ++k)
+            ASSERT_EQ(lines[k].rfind(expected[k], 0), 0u) << "line " << k + 1 << " of run " << i + 1 << ":\n" << r.out;
+    }
 }
 
 }  // namespace
