@@ -41,5 +41,6 @@ std::string find_program(const std::string& name);
 // One function per step, in bench/stepNN.cpp.
 std::vector<Comparison> step01(const Env& env);
 std::vector<Comparison> step02(const Env& env);
+std::vector<Comparison> step03(const Env& env);
 
 }  // namespace bench

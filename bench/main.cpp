@@ -58,7 +58,7 @@ std::vector<Comparison> all_comparisons(const bench::Env& env) {
     std::vector<Comparison> all;
     append(all, bench::step01(env));
     append(all, bench::step02(env));
-    // step03: append(all, bench::step03(env));
+    append(all, bench::step03(env));
     // step04: append(all, bench::step04(env));
     // step05: append(all, bench::step05(env));
     // step06: append(all, bench::step06(env));

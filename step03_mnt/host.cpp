@@ -61,27 +61,30 @@ struct Record {
     std::vector<int> before;
 };
 
+// The record: the owner's "pid:start" on the first line (the format every run-dir record has,
+// see state::record_owner), then what to undo.
 std::optional<Record> read_record(const std::string& path) {
     std::ifstream f(path);
     Record r;
+    if (!std::getline(f, r.owner) || !state::Owner::parse(r.owner)) return std::nullopt;
     for (std::string line; std::getline(f, line);) {
         std::istringstream in(line);
         std::string key;
         in >> key;
-        if (key == "owner") in >> r.owner;
-        else if (key == "mntns") in >> r.ns;
+        if (key == "mntns") in >> r.ns;
         else if (key == "rootfs") std::getline(in >> std::ws, r.root);
         else if (key == "before")
             for (int id; in >> id;) r.before.push_back(id);
     }
-    if (r.owner.empty() || r.root.empty() || r.before.empty()) return std::nullopt;
+    if (r.root.empty() || r.before.empty()) return std::nullopt;
     return r;
 }
 
 std::vector<std::string> new_mounts_under(const std::string& root, const std::vector<int>& before) {
     std::vector<std::string> found;
     for (auto& m : read_mountinfo())
-        if (under(m.mount_point, root) && std::find(before.begin(), before.end(), m.id) == before.end())
+        if (under(m.mount_point, root) && std::find(before.begin(), before.end(), m.id) == before.end() &&
+            std::find(found.begin(), found.end(), m.mount_point) == found.end())  // stacked: once
             found.push_back(m.mount_point);
     return found;
 }
@@ -146,6 +149,12 @@ std::vector<Leftover> reap_leftovers() {
     return reaped;
 }
 
+std::vector<std::string> unmount_leftover(const std::string& record) {
+    auto r = read_record(record);
+    if (!r) return {};
+    return detail::unmount_propagated(r->root, r->before);
+}
+
 namespace detail {
 
 std::vector<int> mount_ids() {
@@ -180,15 +189,25 @@ std::vector<std::string> unmount_propagated(const std::string& root, const std::
 }
 
 std::string write_record(const std::string& id, const std::string& root, const std::vector<int>& before) {
-    std::string path = state::run_dir() + "/" + kPrefix + id + kSuffix;
-    std::ofstream f(path);
-    f << "owner " << state::Owner::self().str() << "\n"
-      << "mntns " << mnt_ns_inode() << "\n"
-      << "rootfs " << root << "\n"
-      << "before";
-    for (int i : before) f << " " << i;
-    f << "\n";
-    if (!f.flush()) throw Error("write " + path + ": failed");
+    std::string dir = state::run_dir();
+    std::string path = dir + "/" + kPrefix + id + kSuffix;
+    std::string tmp = dir + "/." + kPrefix + id + ".tmp";
+    {
+        std::ofstream f(tmp);
+        f << state::Owner::self().str() << "\n"
+          << "mntns " << mnt_ns_inode() << "\n"
+          << "rootfs " << root << "\n"
+          << "before";
+        for (int i : before) f << " " << i;
+        f << "\n";
+        if (!f.flush()) throw Error("write " + tmp + ": failed");
+    }
+    // Whole or not at all: a reader never sees a record without its owner line.
+    if (::rename(tmp.c_str(), path.c_str()) < 0) {
+        int err = errno;
+        ::unlink(tmp.c_str());
+        throw SysError("rename(\"" + tmp + "\", \"" + path + "\")", err);
+    }
     return path;
 }
 

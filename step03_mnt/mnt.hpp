@@ -133,6 +133,8 @@ std::vector<Leftover> find_leftovers();
 // Unmounts the mounts of dead owners (in our mount namespace) and removes their records.
 // Returns what it removed, for the narration.
 std::vector<Leftover> reap_leftovers();
+// Unmounts what the record at `path` names (the record itself stays). Returns the mount points.
+std::vector<std::string> unmount_leftover(const std::string& record);
 
 class Layer : public launch::Layer {
 public:

@@ -11,6 +11,7 @@
 #include "cli.hpp"
 #include "doctor.hpp"
 #include "host_checks.hpp"
+#include "mnt_doctor.hpp"
 #include "narrate.hpp"
 #include "pid_doctor.hpp"
 #include "uts_doctor.hpp"
@@ -28,7 +29,7 @@ std::vector<doctor::Check> all_checks() {
     append(all, host_checks::checks());
     append(all, uts::checks());  // step01
     append(all, pid::checks());  // step02
-    // step03: append(all, <module>::checks());
+    append(all, mnt::checks());  // step03
     // step04: append(all, <module>::checks());
     // step05: append(all, <module>::checks());
     // step06: append(all, <module>::checks());
@@ -45,7 +46,7 @@ std::vector<doctor::Finder> all_finders() {
     // step06: append(all, <module>::finders());
     // step05: append(all, <module>::finders());
     // step04: append(all, <module>::finders());
-    // step03: append(all, <module>::finders());
+    append(all, mnt::finders());  // step03
     all.push_back(doctor::stale_run_records);
     return all;
 }

@@ -458,6 +458,34 @@ TEST(Step03NoPrivate, AfterASigkillTheNextStartReapsWhatPropagated) {
     EXPECT_HOST_MOUNTS(host);
 }
 
+TEST(Step03NoPrivate, MiniboxCleanupListsAndRemovesWhatADeadRunPropagated) {
+    REQUIRE_ROOT();
+    Scratch s;
+    std::string rootfs = s.rootfs();
+    ::mkdir((s / "gate").c_str(), 0755);
+    auto host = support::host_mounts();
+    auto r = in_shared_host(
+        s.path(),
+        "before=$(grep -c . /proc/self/mountinfo); "
+        "$T --rootfs " + rootfs + " --no-private --chroot -v " + s / "gate" + ":/tmp/gate sh -c '" + kWaitForGate + "' & "
+        "while ! grep -q ' " + rootfs + "/tmp/gate ' /proc/self/mountinfo; do sleep 0.05; done; "
+        "kill -KILL $!; wait $!; " + bin("minibox") + " cleanup; echo ---; " + bin("minibox") + " cleanup --remove >/dev/null; "
+        "echo status=$?; " + bin("minibox") + " cleanup; "
+        "[ $before = $(grep -c . /proc/self/mountinfo) ] && echo table-restored");
+    auto l = lines(r.out);
+    auto sep = std::find(l.begin(), l.end(), "---");
+    ASSERT_NE(sep, l.end()) << r.out << r.err;
+    std::vector<std::string> listed(l.begin(), sep), after(sep + 1, l.end());
+    auto has = [&](const std::string& text) {
+        return std::any_of(listed.begin(), listed.end(), [&](auto& x) { return x.find(text) != std::string::npos; });
+    };
+    EXPECT_TRUE(has("mount " + rootfs + " (propagated to the host by a --no-private run")) << r.out;
+    EXPECT_TRUE(has("mount " + rootfs + "/tmp/gate (")) << r.out;
+    EXPECT_TRUE(has("run-dir " + s.path() + "/mnt-")) << r.out;
+    EXPECT_EQ(after, (std::vector<std::string>{"status=0", "nothing left behind", "table-restored"})) << r.out << r.err;
+    EXPECT_HOST_MOUNTS(host);
+}
+
 // ---------------------------------------------------------------------------------------------
 // For later layers: a detached copy of a host file, taken on the host side, attached inside
 // after the root switch (what step04 does for /etc/hosts).

@@ -279,7 +279,7 @@ TEST(Leftovers, ADeadOwnersRecordIsFoundAndReaped) {
     // pid 1 with a start time it does not have: a dead owner. Its rootfs has no mounts, so
     // reaping only removes the record.
     std::ofstream(t / "mnt-0123456789ab.propagated")
-        << "owner 1:999999999999\nmntns " << ns.st_ino << "\nrootfs " << t.path() << "/none\nbefore 1 2 3\n";
+        << "1:999999999999\nmntns " << ns.st_ino << "\nrootfs " << t.path() << "/none\nbefore 1 2 3\n";
     std::ofstream(t / "unrelated") << "not ours\n";
     auto found = mnt::find_leftovers();
     ASSERT_EQ(found.size(), 1u);
@@ -299,7 +299,7 @@ TEST(Leftovers, ALiveOwnersRecordIsLeftAlone) {
     struct stat ns {};
     ASSERT_EQ(::stat("/proc/self/ns/mnt", &ns), 0);
     std::ofstream(t / "mnt-aaaaaaaaaaaa.propagated")
-        << "owner " << state::Owner::self().str() << "\nmntns " << ns.st_ino << "\nrootfs /none\nbefore 1\n";
+        << state::Owner::self().str() << "\nmntns " << ns.st_ino << "\nrootfs /none\nbefore 1\n";
     auto found = mnt::find_leftovers();
     ASSERT_EQ(found.size(), 1u);
     EXPECT_TRUE(found[0].owner_alive);
