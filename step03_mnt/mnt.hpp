@@ -29,7 +29,10 @@ struct Volume {
 };
 
 struct Config {
-    std::string rootfs;           // the image's root directory (made "/" inside)
+    // The image's root directory (made "/" inside). A later step may point it elsewhere (step06:
+    // an overlay's merged directory) before constructing the Layer; it must exist when this
+    // layer's prepare_host runs, so list the layer that makes it before this one.
+    std::string rootfs;
     bool read_only = false;       // --read-only: the root file system is mounted MS_RDONLY
     std::vector<Volume> volumes;  // -v, in order; later layers may add their own before run()
     // Teaching toggles: the classic mistakes, on purpose. Both print a warning.
