@@ -1,0 +1,240 @@
+#include "overlay.hpp"
+
+#include <dirent.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+
+#include "error.hpp"
+#include "narrate.hpp"
+#include "state.hpp"
+
+namespace overlay {
+namespace {
+
+void write_file(const std::string& path, const std::string& text) {
+    std::ofstream f(path, std::ios::trunc);
+    f << text;
+    f.flush();
+    if (!f) throw SysError("write(\"" + path + "\")", errno ? errno : EIO);
+}
+
+std::string read_line(const std::string& path) {
+    std::ifstream f(path);
+    std::string line;
+    std::getline(f, line);
+    return line;
+}
+
+void make_dir(const std::string& path, mode_t mode) {
+    narrate::sys({"overlay", "mkdir(\"" + path + "\")", "", ""}, [&] { return ::mkdir(path.c_str(), mode); });
+}
+
+// mountinfo escapes space, tab, newline and backslash as octal.
+std::string unescape(const std::string& s) {
+    std::string out;
+    for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '\\' && i + 3 < s.size()) {
+            int v = 0;
+            bool ok = true;
+            for (size_t k = 1; k <= 3 && ok; ++k) {
+                if (i + k >= s.size() || s[i + k] < '0' || s[i + k] > '7') ok = false;
+                else v = v * 8 + (s[i + k] - '0');
+            }
+            if (ok) {
+                out += static_cast<char>(v);
+                i += 3;
+                continue;
+            }
+        }
+        out += s[i];
+    }
+    return out;
+}
+
+void unmount(const std::string& merged) {
+    narrate::sys({"overlay", "umount2(\"" + merged + "\", MNT_DETACH)",
+                  "the container's root goes; its upper directory stays on disk until removed",
+                  "findmnt -t overlay"},
+                 [&] { return ::umount2(merged.c_str(), MNT_DETACH); });
+}
+
+}  // namespace
+
+void add_options(CLI::App& app, Config& cfg) {
+    app.add_option("IMAGE", cfg.image, "an image in the store (see `image ls`), e.g. busybox")
+        ->required()
+        ->check([](const std::string& name) {
+            std::string why;
+            return image::valid_name(name, why) ? std::string() : why;
+        });
+    app.add_flag("--keep", cfg.keep,
+                 "keep the container's upper directory (its changes to the image) and print where it is");
+}
+
+std::string mount_options(const std::vector<std::string>& lower, const std::string& upper, const std::string& work) {
+    auto checked = [](const std::string& p) -> const std::string& {
+        // The option string is split at "," and lowerdir at ":"; "\" escapes both. A path that
+        // holds one of them would be cut in two.
+        if (p.find_first_of(":,\\") != std::string::npos)
+            throw Error("overlay: the path " + p + " holds ':', ',' or '\\', which mount options cannot carry")
+                .with_hint("use a store path without them (MINIBOX_ROOT)");
+        return p;
+    };
+    if (lower.empty()) throw Error("overlay: an image needs at least one layer");
+    std::string opts = "lowerdir=";
+    for (auto it = lower.rbegin(); it != lower.rend(); ++it) {
+        if (it != lower.rbegin()) opts += ':';
+        opts += checked(*it);
+    }
+    opts += ",upperdir=" + checked(upper) + ",workdir=" + checked(work);
+    long page = ::sysconf(_SC_PAGESIZE);
+    if (static_cast<long>(opts.size()) >= (page > 0 ? page : 4096))
+        throw Error("overlay: the mount options (" + std::to_string(opts.size()) + " bytes) exceed one page")
+            .with_hint("too many layers or too long a store path; a shorter MINIBOX_ROOT helps");
+    return opts;
+}
+
+Paths::Paths(const image::Store& store, const std::string& id)
+    : dir(store.containers_dir() + "/" + id), upper(dir + "/upper"), work(dir + "/work"), merged(dir + "/merged") {}
+
+Layer::Layer(Config cfg, image::Image img, image::Store store, std::string id)
+    : cfg_(std::move(cfg)), img_(std::move(img)), store_(std::move(store)), paths_(store_, id) {}
+
+void Layer::prepare_host(launch::Context&) {
+    // Checked before anything is made: the options (paths) must be expressible.
+    std::string opts = mount_options(img_.layers, paths_.upper, paths_.work);
+    for (auto& l : img_.layers) {
+        struct stat st {};
+        if (::stat(l.c_str(), &st) < 0 || !S_ISDIR(st.st_mode))
+            throw Error("image " + img_.name + ": layer " + l + " is missing");
+    }
+
+    for (auto& l : reap_leftovers(store_))
+        narrate::note("overlay", "removed " + l.dir + (l.mounted ? " (and its overlay mount)" : "") +
+                                     ", left by dead run " + (l.owner.empty() ? "?" : l.owner));
+
+    {
+        // Recorded under the lock `image rm` takes: the image cannot vanish between its check
+        // and our record. The owner is written first, so a SIGKILL from here on is reaped.
+        state::Lock lock("images");
+        if (!store_.exists(img_.name)) throw Error("image " + img_.name + " was removed meanwhile");
+        if (::mkdir(store_.root().c_str(), 0755) < 0 && errno != EEXIST)
+            throw SysError("mkdir(\"" + store_.root() + "\")", errno);
+        if (::mkdir(store_.containers_dir().c_str(), 0700) < 0 && errno != EEXIST)
+            throw SysError("mkdir(\"" + store_.containers_dir() + "\")", errno);
+        make_dir(paths_.dir, 0700);
+        created_ = true;
+        write_file(paths_.dir + "/owner", state::Owner::self().str() + "\n");
+        write_file(paths_.dir + "/image", img_.name + "\n");
+    }
+    make_dir(paths_.upper, 0755);
+    make_dir(paths_.work, 0700);
+    make_dir(paths_.merged, 0755);
+
+    narrate::sys({"overlay", "mount(\"overlay\", \"" + paths_.merged + "\", \"overlay\", 0, \"" + opts + "\")",
+                  "the image's layers, read-only, under a fresh upper directory: the container's root",
+                  "findmnt -t overlay; ls " + paths_.upper},
+                 [&] { return ::mount("overlay", paths_.merged.c_str(), "overlay", 0, opts.c_str()); });
+    mounted_ = true;
+}
+
+void Layer::before_exec(launch::Context&) {
+    // The launcher has no "working directory" of its own: this runs after every layer's
+    // setup_inside, so after pivot_root, and the path is the container's.
+    const std::string& wd = img_.config.working_dir;
+    if (wd.empty()) return;
+    // As `docker run` does, a WorkingDir that the image lacks is created.
+    std::string done;
+    std::istringstream parts(wd);
+    for (std::string p; std::getline(parts, p, '/');) {
+        if (p.empty()) continue;
+        done += "/" + p;
+        ::mkdir(done.c_str(), 0755);
+    }
+    narrate::sys({"overlay", "chdir(\"" + wd + "\")", "the image's WorkingDir", ""},
+                 [&] { return ::chdir(wd.c_str()); });
+}
+
+void Layer::cleanup(launch::Context&) noexcept {
+    try {
+        if (mounted_) {
+            unmount(paths_.merged);
+            mounted_ = false;
+        }
+        if (!created_) return;
+        if (cfg_.keep) {
+            // The changes stay for a look from the host; nothing else of this run does.
+            image::remove_tree(paths_.work);
+            image::remove_tree(paths_.merged);
+            write_file(paths_.dir + "/kept", img_.name + "\n");
+            ::unlink((paths_.dir + "/owner").c_str());
+            narrate::warn("kept the container's upper directory: " + paths_.upper);
+        } else {
+            image::remove_tree(paths_.dir);
+            narrate::note("overlay", "removed " + paths_.dir);
+        }
+        created_ = false;
+    } catch (const Error& e) {
+        narrate::warn("overlay cleanup: " + e.line());
+    } catch (const std::exception& e) {
+        narrate::warn(std::string("overlay cleanup: ") + e.what());
+    }
+}
+
+bool is_mount_point(const std::string& path) {
+    std::ifstream f("/proc/self/mountinfo");
+    for (std::string line; std::getline(f, line);) {
+        std::istringstream in(line);
+        std::string id, parent, devno, root, point;
+        in >> id >> parent >> devno >> root >> point;
+        if (unescape(point) == path) return true;
+    }
+    return false;
+}
+
+std::vector<Leftover> find_leftovers(const image::Store& store) {
+    std::vector<Leftover> out;
+    DIR* d = ::opendir(store.containers_dir().c_str());
+    if (!d) return out;
+    std::vector<std::string> names;
+    while (dirent* e = ::readdir(d))
+        if (e->d_name[0] != '.') names.push_back(e->d_name);
+    ::closedir(d);
+    for (auto& n : names) {
+        std::string dir = store.containers_dir() + "/" + n;
+        struct stat st {};
+        if (::stat((dir + "/kept").c_str(), &st) == 0) continue;  // --keep: the learner's to look at
+        Leftover l{dir, read_line(dir + "/owner"), false};
+        auto owner = state::Owner::parse(l.owner);
+        if (owner && owner->alive()) continue;
+        // No record at all: either a start that is just being made (skip it for a while) or
+        // one killed before it wrote the record.
+        if (!owner && ::stat(dir.c_str(), &st) == 0 && ::time(nullptr) - st.st_mtime < 10) continue;
+        l.mounted = is_mount_point(dir + "/merged");
+        out.push_back(l);
+    }
+    return out;
+}
+
+std::vector<Leftover> reap_leftovers(const image::Store& store) {
+    std::vector<Leftover> done;
+    for (auto& l : find_leftovers(store)) {
+        try {
+            if (l.mounted) unmount(l.dir + "/merged");
+            image::remove_tree(l.dir);
+            done.push_back(l);
+        } catch (const Error& e) {
+            narrate::warn("could not remove " + l.dir + ": " + e.line());
+        }
+    }
+    return done;
+}
+
+}  // namespace overlay
