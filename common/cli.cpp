@@ -6,6 +6,11 @@
 #include "narrate.hpp"
 
 namespace cli {
+namespace {
+std::function<int()> g_action;
+}  // namespace
+
+void set_action(std::function<int()> action) { g_action = std::move(action); }
 
 void add_common(CLI::App& app, Common& common) {
     app.add_flag("--explain", common.explain,
@@ -31,6 +36,16 @@ std::optional<int> parse(CLI::App& app, int argc, char** argv, Common& common) {
     }
     // prefix_command() leaves the command and its arguments in remaining().
     common.command = app.remaining();
+    if (g_action) {
+        if (!common.command.empty()) {
+            narrate::error("unexpected " + common.command.front() + ": this option takes no COMMAND");
+            return exit_code::tool_failed;
+        }
+        narrate::set_mode(common.explain ? narrate::Mode::explain : narrate::Mode::quiet);
+        auto action = std::move(g_action);
+        g_action = nullptr;
+        return guarded(action);
+    }
     if (!common.command.empty() && common.command.front() == "--") {
         common.command.erase(common.command.begin());
     } else if (!common.command.empty() && common.command.front().starts_with("-")) {

@@ -27,6 +27,11 @@ void add_common(CLI::App& app, Common& common);
 // Also sets the narration mode, and refuses --step without a terminal on stdin.
 std::optional<int> parse(CLI::App& app, int argc, char** argv, Common& common);
 
+// An option may stand for an action instead of a container run (step04's --remove-bridge): its
+// callback calls set_action() while the command line is parsed, and parse() then runs the
+// action (guarded, after the narration mode is set) and returns its status; no COMMAND needed.
+void set_action(std::function<int()> action);
+
 // Runs `body`, turning any Error that escapes into one line on stderr and its exit status.
 int guarded(const std::function<int()>& body);
 
