@@ -122,6 +122,7 @@ Subnet recorded_subnet(const std::string& bridge) {
 // The bridge, its address, forwarding and its nft table: made on first use, checked after.
 void ensure_bridge(netlink::Socket& sock, const std::string& bridge, const Subnet& subnet) {
     std::string dir = bridge_dir(bridge);
+    Ipam(leases_dir(bridge), subnet);  // makes the directories
     std::string record = read_text(dir + "/subnet");
     int index = sock.link_index(bridge);
     if (index > 0 && !record.empty() && record != subnet.str())
