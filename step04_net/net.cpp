@@ -22,13 +22,6 @@
 namespace net {
 namespace {
 
-// ---------------------------------------------------------------------------------------------
-// Where the tool keeps what it knows about a bridge: run_dir()/net/BRIDGE/
-//   subnet             the subnet the bridge was made with
-//   ip_forward.before  "0" when the tool turned net.ipv4.ip_forward on (restored on removal)
-//   leases/10.61.0.2   one lease per container (see ipam.hpp)
-
-std::string bridge_dir(const std::string& bridge) { return state::run_dir() + "/net/" + bridge; }
 std::string leases_dir(const std::string& bridge) { return bridge_dir(bridge) + "/leases"; }
 
 std::string read_text(const std::string& path) {
@@ -56,7 +49,7 @@ std::string files_dir() {
 }
 
 // The lock that serializes every change to a bridge: its creation, its leases, its removal.
-std::string lock_name(const std::string& bridge) { return "net-" + bridge; }
+std::string lock_name(const std::string& bridge) { return "net-ns" + netns_id() + "-" + bridge; }
 
 void sysctl(const std::string& key, const std::string& value, const std::string& why) {
     // /proc/sys/net/... shows the network namespace of the process that opens it: ours.
@@ -130,6 +123,7 @@ void ensure_bridge(netlink::Socket& sock, const std::string& bridge, const Subne
             .with_hint("use --bridge with another name for another subnet, or remove it with --remove-bridge");
 
     if (index == 0) {
+        ::unlink((dir + "/ip_forward.before").c_str());  // from an earlier namespace of this inode
         auto m = netlink::new_bridge(bridge);
         narrate::sys({"net", "RTM_NEWLINK(\"" + bridge + "\", kind=bridge)",
                       "a virtual switch on the host; every container's veth plugs into it",
@@ -162,6 +156,17 @@ void ensure_bridge(netlink::Socket& sock, const std::string& bridge, const Subne
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Where the tool keeps what it knows
+
+std::string netns_id() {
+    struct stat st {};
+    if (::stat("/proc/self/ns/net", &st) < 0) throw SysError("stat(\"/proc/self/ns/net\")", errno);
+    return std::to_string(st.st_ino);
+}
+
+std::string bridge_dir(const std::string& bridge) { return state::run_dir() + "/net/ns" + netns_id() + "/" + bridge; }
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -298,6 +303,7 @@ std::string remove_bridge(const std::string& bridge) {
     ::unlink((dir + "/subnet").c_str());
     ::rmdir(leases_dir(bridge).c_str());
     ::rmdir(dir.c_str());
+    ::rmdir(dir.substr(0, dir.rfind('/')).c_str());  // the namespace's directory, when empty
     if (removed.empty()) return "nothing to remove: no bridge " + bridge;
     std::string line = "removed";
     for (size_t i = 0; i < removed.size(); ++i) line += (i ? ", " : " ") + removed[i];

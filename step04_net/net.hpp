@@ -35,6 +35,15 @@ void add_options(CLI::App& app, Config& cfg);
 // Empty when `name` can name a network interface (1-15 of [A-Za-z0-9_.-]), else why not.
 std::string validate_ifname(const std::string& name);
 
+// Where the tool keeps what it knows about a bridge: run_dir()/net/nsINODE/BRIDGE/, INODE being
+// that of the caller's network namespace (/proc/self/ns/net): a bridge, and so its address
+// pool, belongs to one network namespace.
+//   subnet             the subnet the bridge was made with
+//   ip_forward.before  "0" when the tool turned net.ipv4.ip_forward on (restored on removal)
+//   leases/10.61.0.2   one lease per container (see ipam.hpp)
+std::string netns_id();
+std::string bridge_dir(const std::string& bridge);
+
 // What the host side of one bridge looks like to the tool, for `--remove-bridge`, `minibox
 // doctor` and `minibox cleanup`.
 struct BridgeState {

@@ -74,7 +74,11 @@ class Step04BadInput : public Step04 {};
 class Step04Remove : public Step04 {};
 
 std::string tool() { return bin("step04_net"); }
-std::string leases() { return g_host.run_dir() + "/net/minibox0/leases"; }
+// run_dir()/net/nsINODE/minibox0/leases: the leases of the bridge of this network namespace.
+std::string leases() {
+    std::string ns = support::ns_link(0, "net");  // "net:[4026532281]"
+    return g_host.run_dir() + "/net/ns" + ns.substr(5, ns.size() - 6) + "/minibox0/leases";
+}
 
 int count_leases() {
     std::error_code ec;
