@@ -15,7 +15,7 @@ say() { [ -n "${MINIBOX_QUIET:-}" ] || echo "setup: $*"; }
 # 1. Packages. Only what is missing is installed; nothing is downloaded from outside the
 #    distribution's archive.
 required="cmake make g++ pkg-config file libcli11-dev libspdlog-dev libfmt-dev libgtest-dev
-          busybox-static nlohmann-json3-dev libarchive-dev libssl-dev iproute2 nftables util-linux procps
+          busybox-static nlohmann-json3-dev libarchive-dev libssl-dev iproute2 nftables libnftables-dev util-linux procps
           psmisc"
 # Used by the tests of later steps when the distribution has them (the cgroup v2 VM test
 # boots Debian's cloud kernel under qemu; step06 imports a debootstrap root).
