@@ -145,4 +145,9 @@ std::vector<uint16_t> published(const std::string& table) {
     return ports;
 }
 
+std::string list_ruleset() {
+    Result r = run_quiet("list ruleset");
+    return r.rc == 0 ? r.out : "";
+}
+
 }  // namespace net::nft

@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 
 #include <string>
+#include <vector>
 
 #include "ipam.hpp"
 #include "ports.hpp"
@@ -33,5 +34,7 @@ void publish(const std::string& table, const PortSpec& port, in_addr ip);
 bool unpublish(const std::string& table, const PortSpec& port) noexcept;
 // The host ports in the map now ({} when there is no table).
 std::vector<uint16_t> published(const std::string& table);
+// The whole ruleset as nft(8) lists it (read only; "" when it cannot be read).
+std::string list_ruleset();
 
 }  // namespace net::nft

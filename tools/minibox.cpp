@@ -13,6 +13,7 @@
 #include "host_checks.hpp"
 #include "mnt_doctor.hpp"
 #include "narrate.hpp"
+#include "net_doctor.hpp"
 #include "pid_doctor.hpp"
 #include "uts_doctor.hpp"
 
@@ -30,7 +31,7 @@ std::vector<doctor::Check> all_checks() {
     append(all, uts::checks());  // step01
     append(all, pid::checks());  // step02
     append(all, mnt::checks());  // step03
-    // step04: append(all, <module>::checks());
+    append(all, net::checks());  // step04
     // step05: append(all, <module>::checks());
     // step06: append(all, <module>::checks());
     // step07: append(all, <module>::checks());
@@ -45,7 +46,7 @@ std::vector<doctor::Finder> all_finders() {
     // step07: append(all, <module>::finders());
     // step06: append(all, <module>::finders());
     // step05: append(all, <module>::finders());
-    // step04: append(all, <module>::finders());
+    append(all, net::finders());  // step04
     append(all, mnt::finders());  // step03
     all.push_back(doctor::stale_run_records);
     return all;

@@ -303,6 +303,29 @@ TEST_F(Step04Outside, AfterSigkillTheNextStartReaps) {
     expect_nothing_left("after the next start");
 }
 
+TEST_F(Step04Outside, MiniboxCleanupListsAndRemovesWhatAKilledToolLeft) {
+    REQUIRE_ROOT();
+    {
+        support::Background c(web("doomed", {"-p", "18088:80"}));
+        ASSERT_NE(c.wait_for_line("ready"), "");
+        c.signal(SIGKILL);
+        c.wait();
+    }
+    auto list = run({bin("minibox"), "cleanup"});
+    EXPECT_EQ(list.status, 0) << list.err;
+    EXPECT_NE(list.out.find("lease " + leases() + "/10.61.0.2 (owner "), std::string::npos) << list.out;
+    EXPECT_NE(list.out.find("port 18088:80/tcp)"), std::string::npos) << list.out;
+    EXPECT_NE(list.out.find(".hosts (its tool is gone)"), std::string::npos) << list.out;
+    EXPECT_EQ(count_leases(), 1) << "listing changes nothing";
+    auto removed = run({bin("minibox"), "cleanup", "--remove"});
+    EXPECT_EQ(removed.status, 0) << removed.err;
+    expect_nothing_left("after minibox cleanup --remove");
+    // (Other steps' finders look at the whole host: only our own lines are asserted.)
+    auto after = run({bin("minibox"), "cleanup"}).out;
+    EXPECT_EQ(after.find(g_host.run_dir()), std::string::npos) << after;
+    EXPECT_EQ(after.find("tcp_ports"), std::string::npos) << after;
+}
+
 TEST_F(Step04Outside, TenConcurrentStartsGetTenDistinctAddresses) {
     REQUIRE_ROOT();
     // The containers stay up until all ten have printed their address (a file in a shared
