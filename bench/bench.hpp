@@ -42,5 +42,6 @@ std::string find_program(const std::string& name);
 std::vector<Comparison> step01(const Env& env);
 std::vector<Comparison> step02(const Env& env);
 std::vector<Comparison> step03(const Env& env);
+std::vector<Comparison> step04(const Env& env);
 
 }  // namespace bench
