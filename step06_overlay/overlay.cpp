@@ -32,8 +32,8 @@ std::string read_line(const std::string& path) {
     return line;
 }
 
-void make_dir(const std::string& path, mode_t mode) {
-    narrate::sys({"overlay", "mkdir(\"" + path + "\")", "", ""}, [&] { return ::mkdir(path.c_str(), mode); });
+void make_dir(const std::string& path, mode_t mode, const char* why) {
+    narrate::sys({"overlay", "mkdir(\"" + path + "\")", why, "ls -la " + path}, [&] { return ::mkdir(path.c_str(), mode); });
 }
 
 // mountinfo escapes space, tab, newline and backslash as octal.
@@ -68,14 +68,21 @@ void unmount(const std::string& merged) {
 }  // namespace
 
 void add_options(CLI::App& app, Config& cfg) {
-    app.add_option("IMAGE", cfg.image, "an image in the store (see `image ls`), e.g. busybox")
-        ->required()
-        ->check([](const std::string& name) {
-            std::string why;
-            return image::valid_name(name, why) ? std::string() : why;
-        });
+    // IMAGE is not a CLI11 positional: it is the first word of the command tail (see
+    // take_image), so that `run IMAGE -- CMD` and `run IMAGE CMD -l` both reach the container.
     app.add_flag("--keep", cfg.keep,
                  "keep the container's upper directory (its changes to the image) and print where it is");
+}
+
+std::optional<std::string> take_image(std::vector<std::string>& tail, Config& cfg) {
+    if (tail.empty()) return "no IMAGE given (see `image ls`)";
+    if (tail.front().starts_with("-")) return "unknown option " + tail.front() + " (see run --help)";
+    std::string why;
+    if (!image::valid_name(tail.front(), why)) return why;
+    cfg.image = tail.front();
+    tail.erase(tail.begin());
+    if (!tail.empty() && tail.front() == "--") tail.erase(tail.begin());
+    return std::nullopt;
 }
 
 std::string mount_options(const std::vector<std::string>& lower, const std::string& upper, const std::string& work) {
@@ -129,14 +136,14 @@ void Layer::prepare_host(launch::Context&) {
             throw SysError("mkdir(\"" + store_.root() + "\")", errno);
         if (::mkdir(store_.containers_dir().c_str(), 0700) < 0 && errno != EEXIST)
             throw SysError("mkdir(\"" + store_.containers_dir() + "\")", errno);
-        make_dir(paths_.dir, 0700);
+        make_dir(paths_.dir, 0700, "this container's directory: owner record, upper, work, merged");
         created_ = true;
         write_file(paths_.dir + "/owner", state::Owner::self().str() + "\n");
         write_file(paths_.dir + "/image", img_.name + "\n");
     }
-    make_dir(paths_.upper, 0755);
-    make_dir(paths_.work, 0700);
-    make_dir(paths_.merged, 0755);
+    make_dir(paths_.upper, 0755, "upperdir: every change the container makes lands here");
+    make_dir(paths_.work, 0700, "workdir: overlayfs's scratch space, on the same file system as upperdir");
+    make_dir(paths_.merged, 0755, "the mount point: the union appears here, the container's future /");
 
     narrate::sys({"overlay", "mount(\"overlay\", \"" + paths_.merged + "\", \"overlay\", 0, \"" + opts + "\")",
                   "the image's layers, read-only, under a fresh upper directory: the container's root",

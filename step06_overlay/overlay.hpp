@@ -8,6 +8,7 @@
 // overlayfs.rst), mount(2), and workshop/06-overlay.md.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,8 +23,11 @@ struct Config {
     bool keep = false;  // --keep: leave the upper directory (the container's changes) behind
 };
 
-// Adds IMAGE (a positional, checked as an image name) and --keep.
+// Adds --keep.
 void add_options(CLI::App& app, Config& cfg);
+// IMAGE is the first word of the run tail: moves it from `tail` into cfg.image (and drops a
+// "--" right after it). Returns why when it is missing or not a valid name.
+std::optional<std::string> take_image(std::vector<std::string>& tail, Config& cfg);
 
 // The mount options for `lower` (bottom first, as an image lists its layers: overlayfs wants
 // the top first), `upper` and `work`. Error when a path holds a character that the option

@@ -1,0 +1,138 @@
+// step06_overlay: the previous steps plus images: a store, `image import`, and an overlayfs
+// root per container, so the image is never written and every container starts fresh.
+//
+//   step06_overlay [--root DIR] run [--hostname NAME] [--init] [--read-only] [-v HOST:CONTAINER[:ro]]...
+//                  [--keep] [--explain] [--step] IMAGE [--] [COMMAND [ARG...]]
+//   step06_overlay [--root DIR] image ls
+//   step06_overlay [--root DIR] image import TARBALL|OCI-LAYOUT-DIR NAME
+//   step06_overlay [--root DIR] image rm NAME
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "cli.hpp"
+#include "image_store.hpp"
+#include "import.hpp"
+#include "launcher.hpp"
+#include "mnt.hpp"
+#include "narrate.hpp"
+#include "overlay.hpp"
+#include "pid.hpp"
+#include "state.hpp"
+#include "uts.hpp"
+
+namespace {
+
+// cli::parse() reads the command from the top-level app and requires one; here it belongs to
+// the `run` subcommand and may be absent (the image's Cmd is the default).
+std::optional<int> finish_run(CLI::App& run, cli::Common& common, overlay::Config& overlay_cfg) {
+    common.command = run.remaining();
+    if (auto why = overlay::take_image(common.command, overlay_cfg)) {
+        narrate::error(*why);
+        return exit_code::tool_failed;
+    }
+    if (run.count("--rootfs")) {
+        narrate::error("--rootfs: step06 roots come from IMAGE (import a directory's tarball with `image import`)");
+        return exit_code::tool_failed;
+    }
+    if (common.step && !::isatty(STDIN_FILENO)) {
+        narrate::error("--step waits for Enter between operations and needs a terminal on stdin");
+        return exit_code::tool_failed;
+    }
+    narrate::set_mode(common.step ? narrate::Mode::step : common.explain ? narrate::Mode::explain : narrate::Mode::quiet);
+    return std::nullopt;
+}
+
+int image_ls() {
+    image::Store store;
+    std::printf("%-24s %6s %10s\n", "NAME", "LAYERS", "SIZE");
+    for (auto& img : store.list()) {
+        std::uint64_t size = 0;
+        for (auto& l : img.layers) size += image::tree_size(l);
+        std::printf("%-24s %6zu %10s\n", img.name.c_str(), img.layers.size(), image::human_size(size).c_str());
+    }
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"Run containers from images: read-only layers under a copy-on-write overlay.", "step06_overlay"};
+    app.require_subcommand(1);
+    std::string root;
+    app.add_option("--root", root, "the image store (default: $MINIBOX_ROOT, else " MINIBOX_ROOT_DEFAULT ")");
+
+    CLI::App* run = app.add_subcommand("run", "run COMMAND (default: the image's) in a container of IMAGE");
+    cli::Common common;
+    uts::Config uts_cfg;
+    pid::Config pid_cfg;
+    mnt::Config mnt_cfg;
+    overlay::Config overlay_cfg;
+    cli::add_common(*run, common);
+    uts::add_options(*run, uts_cfg);
+    pid::add_options(*run, pid_cfg);
+    mnt::add_options(*run, mnt_cfg);
+    overlay::add_options(*run, overlay_cfg);
+
+    CLI::App* images = app.add_subcommand("image", "the image store: ls, import, rm");
+    images->require_subcommand(1);
+    CLI::App* ls = images->add_subcommand("ls", "list the images: name, layers, size");
+    std::string source, name;
+    auto check_name = [](const std::string& n) {
+        std::string why;
+        return image::valid_name(n, why) ? std::string() : why;
+    };
+    CLI::App* import = images->add_subcommand("import", "import a tarball (docker export) or an OCI image layout");
+    import->add_option("SOURCE", source, "a tar file (plain or compressed) or an OCI layout directory")->required();
+    import->add_option("NAME", name, "the new image's name")->required()->check(check_name);
+    CLI::App* rm = images->add_subcommand("rm", "remove an image (refused while a container uses it)");
+    rm->add_option("NAME", name, "the image to remove")->required();
+
+    narrate::set_program(app.get_name());
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        narrate::error(e.what());
+        return exit_code::tool_failed;
+    }
+    if (!root.empty()) ::setenv("MINIBOX_ROOT", root.c_str(), 1);
+
+    if (ls->parsed()) return cli::guarded(image_ls);
+    if (import->parsed())
+        return cli::guarded([&] {
+            auto r = image::import_image(image::Store(), source, name, true);
+            std::printf("imported %s: %zu layer%s, %s in %llu entries\n", name.c_str(), r.image.layers.size(),
+                        r.image.layers.size() == 1 ? "" : "s", image::human_size(r.bytes).c_str(),
+                        static_cast<unsigned long long>(r.entries));
+            return 0;
+        });
+    if (rm->parsed())
+        return cli::guarded([&] {
+            image::Store().remove(name);
+            std::printf("removed %s\n", name.c_str());
+            return 0;
+        });
+
+    if (auto status = finish_run(*run, common, overlay_cfg)) return *status;
+    return cli::guarded([&] {
+        image::Store store;
+        image::Image img = store.get(overlay_cfg.image);
+        auto command = image::command_for(img.config, common.command);
+        if (command.empty())
+            throw Error("image " + img.name + " has no default command (no Entrypoint, no Cmd): give one after IMAGE");
+        launch::Context ctx = launch::for_command(command);
+        ctx.env = image::env_for(img.config, ctx.env);
+        ctx.id = state::new_container_id();
+
+        // The overlay comes first: its merged directory is the root every later layer builds on.
+        overlay::Layer overlay_layer{overlay_cfg, img, store, ctx.id};
+        mnt_cfg.rootfs = overlay_layer.merged();
+        uts::Layer uts_layer{uts_cfg};
+        pid::Layer pid_layer{pid_cfg};
+        mnt::Layer mnt_layer{mnt_cfg};
+        return launch::run({&overlay_layer, &uts_layer, &pid_layer, &mnt_layer}, ctx);
+    });
+}

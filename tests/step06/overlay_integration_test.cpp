@@ -1,0 +1,325 @@
+// step06 as root: copy-on-write roots (inside: changes do not survive into the next
+// container; outside: the image is byte-for-byte unchanged, no mount or directory is left on
+// any path), imports of a tarball and of an OCI layout, malicious archives, bad input.
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+
+#include <algorithm>
+#include <csignal>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "oci_helper.hpp"
+#include "support.hpp"
+#include "tar_helper.hpp"
+#include "unpack.hpp"
+
+using support::bin;
+using support::run;
+using tartest::TempDir;
+
+namespace {
+
+// Content and metadata of every file under `dir`, hashed: names, types, modes, owners, sizes,
+// link targets, mtimes, and the bytes of every regular file.
+// With `times`, modification times too (a store's own directories change their times as
+// imports come and go; an image's files must not change at all).
+std::string tree_hash(const std::string& dir, bool times = true) {
+    std::string format = times ? "%P %y %m %U %G %s %l %T@\\n" : "%P %y %m %U %G %s %l\\n";
+    auto r = support::sh("cd '" + dir + "' && { find . -printf '" + format + "' | LC_ALL=C sort; "
+                         "find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum; } | sha256sum");
+    return r.out;
+}
+
+std::vector<std::string> entries(const std::string& dir) {
+    std::vector<std::string> names;
+    if (DIR* d = ::opendir(dir.c_str())) {
+        while (dirent* e = ::readdir(d))
+            if (std::string(e->d_name) != "." && std::string(e->d_name) != "..") names.push_back(e->d_name);
+        ::closedir(d);
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+// Overlay mounts whose mount point is under `root`.
+int overlay_mounts_under(const std::string& root) {
+    int n = 0;
+    for (auto& l : support::host_mounts())
+        if (l.find(" " + root + "/") != std::string::npos && l.find(" - overlay ") != std::string::npos) ++n;
+    return n;
+}
+
+// A store of its own for each test: a temporary MINIBOX_ROOT with busybox imported from a
+// tarball of the default image (which is itself the "tarball of a root file system" test).
+class Store : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (!support::is_root()) return;
+        root_ = tmp_ / "root";
+        tarball_ = tmp_ / "busybox.tar";
+        auto r = support::sh("tar -C '" + support::busybox_rootfs() + "' -cf '" + tarball_ + "' .");
+        ASSERT_EQ(r.status, 0) << r.err;
+        auto i = tool({"image", "import", tarball_, "busybox"});
+        ASSERT_EQ(i.status, 0) << i.err;
+    }
+    void TearDown() override {
+        // A failed test may leave a container's overlay mounted: unmount it so the temporary
+        // directory can go (the tool itself would reap it on its next start).
+        if (!root_.empty()) support::sh("findmnt -rn -o TARGET | grep '^" + root_ + "/' | xargs -r umount -l");
+    }
+    support::Result tool(std::vector<std::string> args, const std::string& input = "") {
+        args.insert(args.begin(), {bin("step06_overlay"), "--root", root_});
+        return run(args, input);
+    }
+    std::string containers() const { return root_ + "/containers"; }
+    TempDir tmp_;
+    std::string root_, tarball_;
+};
+
+TEST(Step06, ChangesDoNotReachTheNextContainerAndTheImageStaysUnchanged) {
+    REQUIRE_ROOT();
+    std::string image = support::busybox_rootfs();
+    std::string before = tree_hash(image);
+    ASSERT_FALSE(before.empty());
+    auto first = run({bin("step06_overlay"), "run", "busybox", "sh", "-c",
+                      "echo changed > /etc/written; rm /etc/hostname; echo x >> /etc/passwd; "
+                      "ls /etc/written; cat /etc/hostname"});
+    EXPECT_EQ(first.out, "/etc/written\n") << first.err;  // inside the same container: both changes seen
+    auto second = run({bin("step06_overlay"), "run", "busybox", "sh", "-c",
+                       "ls /etc/written 2>/dev/null; cat /etc/hostname; grep -c x$ /etc/passwd || true"});
+    EXPECT_EQ(second.status, 0) << second.err;
+    EXPECT_EQ(second.out, "minibox\n0\n");  // not written, not deleted, not appended
+    EXPECT_EQ(tree_hash(image), before);
+}
+
+TEST_F(Store, TheRootIsAnOverlayWhileTheContainerRuns) {
+    REQUIRE_ROOT();
+    support::Background box({bin("step06_overlay"), "--root", root_, "run", "--init", "busybox", "sh", "-c",
+                             "echo ready; exec sleep 30"});
+    ASSERT_NE(box.wait_for_line("ready"), "");
+    // --init: the tool's child is init (PID 1), the command its child.
+    auto kids = support::children_of(box.pid());
+    ASSERT_EQ(kids.size(), 1u);
+    pid_t child = support::wait_for_child(kids[0], "sleep");
+    ASSERT_GT(child, 0);
+    // Inside: "/" is an overlay. Outside: one overlay mount under the store, one container dir.
+    std::string mi = support::read_file("/proc/" + std::to_string(child) + "/mountinfo");
+    std::string root_line;
+    std::istringstream lines(mi);
+    for (std::string l; std::getline(lines, l);) {
+        std::istringstream f(l);
+        std::string id, parent, dev, root, point;
+        f >> id >> parent >> dev >> root >> point;
+        if (point == "/") root_line = l;
+    }
+    EXPECT_NE(root_line.find(" - overlay overlay "), std::string::npos) << mi;
+    EXPECT_EQ(overlay_mounts_under(root_), 1);
+    auto ids = entries(containers());
+    ASSERT_EQ(ids.size(), 1u);
+    EXPECT_EQ(entries(containers() + "/" + ids[0]),
+              (std::vector<std::string>{"image", "merged", "owner", "upper", "work"}));
+    box.signal(SIGTERM);
+    box.wait();
+    EXPECT_EQ(overlay_mounts_under(root_), 0);
+    EXPECT_TRUE(entries(containers()).empty());
+}
+
+TEST_F(Store, NothingIsLeftAfterExitOrAnErrorHalfWay) {
+    REQUIRE_ROOT();
+    auto mounts = support::host_mounts();
+    EXPECT_EQ(tool({"run", "busybox", "true"}).status, 0);
+    EXPECT_EQ(tool({"run", "busybox", "sh", "-c", "exit 3"}).status, 3);
+    // The overlay is mounted, then the mnt layer refuses a volume: an error half-way.
+    auto r = tool({"run", "-v", "/tmp:/etc/hostname", "busybox", "true"});
+    EXPECT_EQ(r.status, 125);
+    EXPECT_NE(r.err.find("/etc/hostname"), std::string::npos) << r.err;
+    // The child fails after pivot_root: the command does not exist.
+    EXPECT_EQ(tool({"run", "busybox", "no-such-command"}).status, 127);
+    EXPECT_EQ(overlay_mounts_under(root_), 0);
+    EXPECT_TRUE(entries(containers()).empty());
+    EXPECT_EQ(support::host_mounts(), mounts);
+}
+
+TEST_F(Store, AfterSigkillTheNextStartRemovesTheLeftovers) {
+    REQUIRE_ROOT();
+    {
+        support::Background box({bin("step06_overlay"), "--root", root_, "run", "busybox", "sh", "-c",
+                                 "echo ready; exec sleep 30"});
+        ASSERT_NE(box.wait_for_line("ready"), "");
+        box.signal(SIGKILL);
+        box.wait();
+    }
+    // The tool could not clean up: its overlay and its directory are still there.
+    EXPECT_EQ(overlay_mounts_under(root_), 1);
+    EXPECT_EQ(entries(containers()).size(), 1u);
+    auto r = tool({"run", "--explain", "busybox", "true"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("left by dead run"), std::string::npos) << r.err;
+    EXPECT_EQ(overlay_mounts_under(root_), 0);
+    EXPECT_TRUE(entries(containers()).empty());
+}
+
+TEST_F(Store, KeepLeavesTheUpperDirectoryAndSaysWhere) {
+    REQUIRE_ROOT();
+    auto r = tool({"run", "--keep", "busybox", "sh", "-c", "echo new > /root/file; rm /etc/hostname"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    auto ids = entries(containers());
+    ASSERT_EQ(ids.size(), 1u);
+    std::string upper = containers() + "/" + ids[0] + "/upper";
+    EXPECT_NE(r.err.find(upper), std::string::npos) << r.err;
+    EXPECT_EQ(support::read_file(upper + "/root/file"), "new\n");
+    struct stat st {};
+    ASSERT_EQ(::lstat((upper + "/etc/hostname").c_str(), &st), 0);  // the whiteout of a deletion
+    EXPECT_TRUE(S_ISCHR(st.st_mode));
+    EXPECT_EQ(st.st_rdev, ::makedev(0, 0));
+    EXPECT_EQ(overlay_mounts_under(root_), 0);
+    // A kept directory is the learner's: the next start leaves it alone.
+    EXPECT_EQ(tool({"run", "busybox", "true"}).status, 0);
+    EXPECT_EQ(entries(containers()), ids);
+}
+
+TEST_F(Store, AnImportedOciLayoutRunsWithItsConfigAndWhiteouts) {
+    REQUIRE_ROOT();
+    // Layer 0: the busybox root. Layer 1: deletes /etc/hostname, empties /root (opaque), adds a
+    // file; the config gives Env, WorkingDir and Cmd.
+    tartest::write_text(tmp_ / "motd", "");
+    tartest::write_tar(tmp_ / "l1.tar", {tartest::file("etc/.wh.hostname", ""), tartest::file("root/.wh..wh..opq", ""),
+                                         tartest::file("root/only", "upper\n"), tartest::file("srv/motd", "hello from layer 1\n")},
+                       true);
+    ASSERT_EQ(support::sh("echo kept > /dev/null; mkdir -p '" + tmp_ / "l0" + "' && tar -C '" +
+                          support::busybox_rootfs() + "' -cf '" + tmp_ / "l0.tar" + "' . && mkdir -p '" +
+                          tmp_ / "l0" + "/root'").status, 0);
+    ocitest::make_layout(tmp_ / "oci", {tmp_ / "l0.tar", tmp_ / "l1.tar"},
+                         {{"Env", {"GREETING=hi", "PATH=/bin:/usr/bin"}}, {"WorkingDir", "/srv"},
+                          {"Entrypoint", {"/bin/sh", "-c"}}, {"Cmd", {"echo $GREETING; pwd; cat motd"}}},
+                         true);
+    auto imp = tool({"image", "import", tmp_ / "oci", "app"});
+    ASSERT_EQ(imp.status, 0) << imp.err;
+    EXPECT_NE(imp.out.find("imported app: 2 layers"), std::string::npos) << imp.out;
+    auto r = tool({"run", "app"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "hi\n/srv\nhello from layer 1\n");
+    // The Entrypoint stays, the given words replace Cmd.
+    r = tool({"run", "app", "ls /etc/hostname 2>&1; ls /root; echo $PATH"});
+    EXPECT_NE(r.out.find("No such file"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("only\n/bin:/usr/bin\n"), std::string::npos) << r.out;
+    // The whiteouts are overlayfs's own in the stored layer.
+    std::string l1 = root_ + "/images/app/layers/1";
+    struct stat st {};
+    ASSERT_EQ(::lstat((l1 + "/etc/hostname").c_str(), &st), 0);
+    EXPECT_TRUE(S_ISCHR(st.st_mode) && st.st_rdev == ::makedev(0, 0));
+    char v[4] = {};
+    EXPECT_EQ(::lgetxattr((l1 + "/root").c_str(), "trusted.overlay.opaque", v, sizeof v), 1);
+    EXPECT_EQ(v[0], 'y');
+    auto ls = tool({"image", "ls"});
+    EXPECT_NE(ls.out.find("app "), std::string::npos) << ls.out;
+}
+
+TEST_F(Store, MaliciousArchivesAreRefusedAndTheStoreIsUnchanged) {
+    REQUIRE_ROOT();
+    std::string outside = tmp_ / "outside";
+    ::mkdir(outside.c_str(), 0755);
+    tartest::write_text(outside + "/secret", "s");
+    std::string before = tree_hash(root_, false);
+    struct Case {
+        const char* name;
+        std::vector<tartest::Entry> entries;
+        const char* says;
+    } cases[] = {
+        {"dotdot", {tartest::file("ok", "1"), tartest::file("../../../escaped", "x")}, "\"..\""},
+        {"absolute", {tartest::file(outside + "/planted", "x")}, "absolute"},
+        {"symlink", {tartest::symlink("evil", outside), tartest::file("evil/planted", "x")}, "symlink"},
+        {"hardlink", {tartest::hardlink("h", outside + "/secret")}, "hard link"},
+    };
+    for (auto& c : cases) {
+        std::string tar = tmp_ / (std::string(c.name) + ".tar");
+        tartest::write_tar(tar, c.entries);
+        auto r = tool({"image", "import", tar, c.name});
+        EXPECT_EQ(r.status, 125) << c.name;
+        EXPECT_NE(r.err.find(c.says), std::string::npos) << c.name << ": " << r.err;
+        EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    }
+    EXPECT_EQ(entries(outside), (std::vector<std::string>{"secret"}));
+    struct stat st {};
+    ::stat((outside + "/secret").c_str(), &st);
+    EXPECT_EQ(st.st_nlink, 1u);
+    EXPECT_EQ(tree_hash(root_, false), before);
+    EXPECT_FALSE(tartest::exists(tmp_ / "escaped"));
+}
+
+TEST_F(Store, BadInputIsOneLineAndExit125AndTheStoreIsUnchanged) {
+    REQUIRE_ROOT();
+    tartest::write_text(tmp_ / "corrupt.tar", std::string(5000, 'z'));
+    tartest::write_tar(tmp_ / "l0.tar", {tartest::file("a", "1")});
+    auto manifest = ocitest::make_layout(tmp_ / "oci-missing", {tmp_ / "l0.tar"}, nlohmann::json::object());
+    ::unlink((tmp_ / ("oci-missing/blobs/sha256/" + manifest["layers"][0]["digest"].get<std::string>().substr(7))).c_str());
+    tartest::write_tar(tmp_ / "l0.tar", {tartest::file("a", "1")});
+    manifest = ocitest::make_layout(tmp_ / "oci-changed", {tmp_ / "l0.tar"}, nlohmann::json::object());
+    std::string blob = tmp_ / ("oci-changed/blobs/sha256/" + manifest["layers"][0]["digest"].get<std::string>().substr(7));
+    std::string bytes = support::read_file(blob);
+    bytes[513] = 'X';  // inside the file's data block
+    tartest::write_text(blob, bytes);
+
+    std::string before = tree_hash(root_, false);
+    std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+        {{"image", "import", tmp_ / "missing.tar", "x"}, "No such file"},
+        {{"image", "import", tmp_ / "corrupt.tar", "x"}, "tar"},
+        {{"image", "import", tarball_, "busybox"}, "already exists"},
+        {{"image", "import", tarball_, "Bad/Name"}, "image name"},
+        {{"image", "import", tmp_ / "oci-missing", "x"}, "missing blob"},
+        {{"image", "import", tmp_ / "oci-changed", "x"}, "does not match its digest"},
+        {{"image", "rm", "nosuch"}, "unknown image"},
+        {{"run", "nosuch", "true"}, "unknown image"},
+        {{"run", "--rootfs", "/", "busybox", "true"}, "--rootfs"},
+    };
+    for (auto& [args, says] : cases) {
+        auto r = tool(args);
+        EXPECT_EQ(r.status, 125) << args[1] << " " << args[2];
+        EXPECT_NE(r.err.find(says), std::string::npos) << r.err;
+        EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    }
+    EXPECT_EQ(tree_hash(root_, false), before);
+}
+
+TEST_F(Store, ImageRmIsRefusedWhileAContainerUsesTheImage) {
+    REQUIRE_ROOT();
+    ASSERT_EQ(tool({"image", "import", tarball_, "second"}).status, 0);
+    {
+        support::Background box({bin("step06_overlay"), "--root", root_, "run", "--init", "second", "sh", "-c",
+                                 "echo ready; exec sleep 30"});
+        ASSERT_NE(box.wait_for_line("ready"), "");
+        auto r = tool({"image", "rm", "second"});
+        EXPECT_EQ(r.status, 125);
+        EXPECT_NE(r.err.find("used by running container"), std::string::npos) << r.err;
+        EXPECT_TRUE(tartest::exists(root_ + "/images/second"));
+        box.signal(SIGTERM);
+        box.wait();
+    }
+    auto r = tool({"image", "rm", "second"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_FALSE(tartest::exists(root_ + "/images/second"));
+    EXPECT_EQ(entries(root_ + "/images"), (std::vector<std::string>{"busybox"}));
+}
+
+TEST(Step06Whiteouts, OverlayFormsAreMadeInADirectory) {
+    REQUIRE_ROOT();
+    TempDir t;
+    tartest::write_tar(t / "l.tar", {tartest::file("etc/.wh.passwd", ""), tartest::file("var/.wh..wh..opq", ""),
+                                     tartest::file(".wh..wh.plnk", "")});
+    ::mkdir((t / "layer").c_str(), 0755);
+    image::unpack_layer(t / "l.tar", t / "layer", {});
+    struct stat st {};
+    ASSERT_EQ(::lstat((t / "layer/etc/passwd").c_str(), &st), 0);
+    EXPECT_TRUE(S_ISCHR(st.st_mode));
+    EXPECT_EQ(st.st_rdev, ::makedev(0, 0));
+    EXPECT_FALSE(tartest::exists(t / "layer/etc/.wh.passwd"));
+    char v[4] = {};
+    EXPECT_EQ(::lgetxattr((t / "layer/var").c_str(), "trusted.overlay.opaque", v, sizeof v), 1);
+    EXPECT_EQ(v[0], 'y');
+    EXPECT_FALSE(tartest::exists(t / "layer/.wh..wh.plnk"));
+}
+
+}  // namespace
