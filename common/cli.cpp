@@ -34,6 +34,10 @@ std::optional<int> parse(CLI::App& app, int argc, char** argv, Common& common) {
         narrate::error(e.what());
         return exit_code::tool_failed;
     }
+    return finish(app, common);
+}
+
+std::optional<int> finish(CLI::App& app, Common& common, bool command_required) {
     // prefix_command() leaves the command and its arguments in remaining().
     common.command = app.remaining();
     if (g_action) {
@@ -52,7 +56,7 @@ std::optional<int> parse(CLI::App& app, int argc, char** argv, Common& common) {
         narrate::error("unknown option " + common.command.front() + " (see --help; put -- before a command that starts with '-')");
         return exit_code::tool_failed;
     }
-    if (common.command.empty()) {
+    if (common.command.empty() && command_required) {
         narrate::error("no command given; usage: " + app.get_name() + " [OPTIONS] [--] COMMAND [ARG...]");
         return exit_code::tool_failed;
     }

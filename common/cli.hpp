@@ -26,6 +26,10 @@ void add_common(CLI::App& app, Common& common);
 // line on stderr for bad input); std::nullopt when the container should be started.
 // Also sets the narration mode, and refuses --step without a terminal on stdin.
 std::optional<int> parse(CLI::App& app, int argc, char** argv, Common& common);
+// The part of parse() after CLI11 has parsed: for a tool whose command tail belongs to a
+// subcommand (`step06_overlay run ...`), called with that subcommand once it was parsed.
+// Without `command_required` an empty tail is fine (step06: the image has a default command).
+std::optional<int> finish(CLI::App& app, Common& common, bool command_required = true);
 
 // An option may stand for an action instead of a container run (step04's --remove-bridge): its
 // callback calls set_action() while the command line is parsed, and parse() then runs the
