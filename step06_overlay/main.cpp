@@ -2,7 +2,8 @@
 // root per container, so the image is never written and every container starts fresh.
 //
 //   step06_overlay [--root DIR] run [--hostname NAME] [--init] [--read-only] [-v HOST:CONTAINER[:ro]]...
-//                  [--keep] [--explain] [--step] IMAGE [--] [COMMAND [ARG...]]
+//                  [--network bridge|none|host] [-p HOSTPORT:CONTAINERPORT[/tcp]]... [--bridge NAME]
+//                  [--subnet CIDR] [--keep] [--explain] [--step] IMAGE [--] [COMMAND [ARG...]]
 //   step06_overlay [--root DIR] image ls
 //   step06_overlay [--root DIR] image import TARBALL|OCI-LAYOUT-DIR NAME
 //   step06_overlay [--root DIR] image rm NAME
@@ -16,6 +17,7 @@
 #include "import.hpp"
 #include "launcher.hpp"
 #include "mnt.hpp"
+#include "net.hpp"
 #include "narrate.hpp"
 #include "overlay.hpp"
 #include "pid.hpp"
@@ -24,23 +26,18 @@
 
 namespace {
 
-// cli::parse() reads the command from the top-level app and requires one; here it belongs to
-// the `run` subcommand and may be absent (the image's Cmd is the default).
+// The run tail is IMAGE [--] [COMMAND [ARG...]]: cli::finish() reads it from the `run`
+// subcommand (a command is optional: the image has a default), then IMAGE is taken off it.
 std::optional<int> finish_run(CLI::App& run, cli::Common& common, overlay::Config& overlay_cfg) {
-    common.command = run.remaining();
-    if (auto why = overlay::take_image(common.command, overlay_cfg)) {
-        narrate::error(*why);
-        return exit_code::tool_failed;
-    }
     if (run.count("--rootfs")) {
         narrate::error("--rootfs: step06 roots come from IMAGE (import a directory's tarball with `image import`)");
         return exit_code::tool_failed;
     }
-    if (common.step && !::isatty(STDIN_FILENO)) {
-        narrate::error("--step waits for Enter between operations and needs a terminal on stdin");
+    if (auto status = cli::finish(run, common, false)) return status;
+    if (auto why = overlay::take_image(common.command, overlay_cfg)) {
+        narrate::error(*why);
         return exit_code::tool_failed;
     }
-    narrate::set_mode(common.step ? narrate::Mode::step : common.explain ? narrate::Mode::explain : narrate::Mode::quiet);
     return std::nullopt;
 }
 
@@ -68,11 +65,13 @@ int main(int argc, char** argv) {
     uts::Config uts_cfg;
     pid::Config pid_cfg;
     mnt::Config mnt_cfg;
+    net::Config net_cfg;
     overlay::Config overlay_cfg;
     cli::add_common(*run, common);
     uts::add_options(*run, uts_cfg);
     pid::add_options(*run, pid_cfg);
     mnt::add_options(*run, mnt_cfg);
+    net::add_options(*run, net_cfg);
     overlay::add_options(*run, overlay_cfg);
 
     CLI::App* images = app.add_subcommand("image", "the image store: ls, import, rm");
@@ -133,6 +132,7 @@ int main(int argc, char** argv) {
         uts::Layer uts_layer{uts_cfg};
         pid::Layer pid_layer{pid_cfg};
         mnt::Layer mnt_layer{mnt_cfg};
-        return launch::run({&overlay_layer, &uts_layer, &pid_layer, &mnt_layer}, ctx);
+        net::Layer net_layer{net_cfg, uts_cfg.hostname};
+        return launch::run({&overlay_layer, &uts_layer, &pid_layer, &mnt_layer, &net_layer}, ctx);
     });
 }

@@ -85,13 +85,13 @@ TEST(Step06, ChangesDoNotReachTheNextContainerAndTheImageStaysUnchanged) {
     std::string before = tree_hash(image);
     ASSERT_FALSE(before.empty());
     auto first = run({bin("step06_overlay"), "run", "busybox", "sh", "-c",
-                      "echo changed > /etc/written; rm /etc/hostname; echo x >> /etc/passwd; "
-                      "ls /etc/written; cat /etc/hostname"});
+                      "echo changed > /etc/written; rm /etc/group; echo x >> /etc/passwd; "
+                      "ls /etc/written; cat /etc/group"});
     EXPECT_EQ(first.out, "/etc/written\n") << first.err;  // inside the same container: both changes seen
     auto second = run({bin("step06_overlay"), "run", "busybox", "sh", "-c",
-                       "ls /etc/written 2>/dev/null; cat /etc/hostname; grep -c x$ /etc/passwd || true"});
+                       "ls /etc/written 2>/dev/null; head -1 /etc/group; grep -c x$ /etc/passwd || true"});
     EXPECT_EQ(second.status, 0) << second.err;
-    EXPECT_EQ(second.out, "minibox\n0\n");  // not written, not deleted, not appended
+    EXPECT_EQ(second.out, "root:x:0:\n0\n");  // not written, not deleted, not appended
     EXPECT_EQ(tree_hash(image), before);
 }
 
@@ -164,7 +164,7 @@ TEST_F(Store, AfterSigkillTheNextStartRemovesTheLeftovers) {
 
 TEST_F(Store, KeepLeavesTheUpperDirectoryAndSaysWhere) {
     REQUIRE_ROOT();
-    auto r = tool({"run", "--keep", "busybox", "sh", "-c", "echo new > /root/file; rm /etc/hostname"});
+    auto r = tool({"run", "--keep", "busybox", "sh", "-c", "echo new > /root/file; rm /etc/group"});
     EXPECT_EQ(r.status, 0) << r.err;
     auto ids = entries(containers());
     ASSERT_EQ(ids.size(), 1u);
@@ -172,7 +172,7 @@ TEST_F(Store, KeepLeavesTheUpperDirectoryAndSaysWhere) {
     EXPECT_NE(r.err.find(upper), std::string::npos) << r.err;
     EXPECT_EQ(support::read_file(upper + "/root/file"), "new\n");
     struct stat st {};
-    ASSERT_EQ(::lstat((upper + "/etc/hostname").c_str(), &st), 0);  // the whiteout of a deletion
+    ASSERT_EQ(::lstat((upper + "/etc/group").c_str(), &st), 0);  // the whiteout of a deletion
     EXPECT_TRUE(S_ISCHR(st.st_mode));
     EXPECT_EQ(st.st_rdev, ::makedev(0, 0));
     EXPECT_EQ(overlay_mounts_under(root_), 0);
@@ -183,10 +183,10 @@ TEST_F(Store, KeepLeavesTheUpperDirectoryAndSaysWhere) {
 
 TEST_F(Store, AnImportedOciLayoutRunsWithItsConfigAndWhiteouts) {
     REQUIRE_ROOT();
-    // Layer 0: the busybox root. Layer 1: deletes /etc/hostname, empties /root (opaque), adds a
+    // Layer 0: the busybox root. Layer 1: deletes /etc/group, empties /root (opaque), adds a
     // file; the config gives Env, WorkingDir and Cmd.
     tartest::write_text(tmp_ / "motd", "");
-    tartest::write_tar(tmp_ / "l1.tar", {tartest::file("etc/.wh.hostname", ""), tartest::file("root/.wh..wh..opq", ""),
+    tartest::write_tar(tmp_ / "l1.tar", {tartest::file("etc/.wh.group", ""), tartest::file("root/.wh..wh..opq", ""),
                                          tartest::file("root/only", "upper\n"), tartest::file("srv/motd", "hello from layer 1\n")},
                        true);
     ASSERT_EQ(support::sh("echo kept > /dev/null; mkdir -p '" + tmp_ / "l0" + "' && tar -C '" +
@@ -203,13 +203,13 @@ TEST_F(Store, AnImportedOciLayoutRunsWithItsConfigAndWhiteouts) {
     EXPECT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.out, "hi\n/srv\nhello from layer 1\n");
     // The Entrypoint stays, the given words replace Cmd.
-    r = tool({"run", "app", "ls /etc/hostname 2>&1; ls /root; echo $PATH"});
+    r = tool({"run", "app", "ls /etc/group 2>&1; ls /root; echo $PATH"});
     EXPECT_NE(r.out.find("No such file"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("only\n/bin:/usr/bin\n"), std::string::npos) << r.out;
     // The whiteouts are overlayfs's own in the stored layer.
     std::string l1 = root_ + "/images/app/layers/1";
     struct stat st {};
-    ASSERT_EQ(::lstat((l1 + "/etc/hostname").c_str(), &st), 0);
+    ASSERT_EQ(::lstat((l1 + "/etc/group").c_str(), &st), 0);
     EXPECT_TRUE(S_ISCHR(st.st_mode) && st.st_rdev == ::makedev(0, 0));
     char v[4] = {};
     EXPECT_EQ(::lgetxattr((l1 + "/root").c_str(), "trusted.overlay.opaque", v, sizeof v), 1);
