@@ -2,12 +2,15 @@
 // container; outside: the image is byte-for-byte unchanged, no mount or directory is left on
 // any path), imports of a tarball and of an OCI layout, malicious archives, bad input.
 #include <dirent.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
 #include <algorithm>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -21,6 +24,26 @@ using support::run;
 using tartest::TempDir;
 
 namespace {
+
+// The machine's own network is never touched: the test process moves into a network namespace
+// of its own (with a private run directory) before any test, as step04's tests do. Every tool it
+// starts inherits both; step04's bridge and NAT for the containers live and die there.
+class PrivateNetwork : public ::testing::Environment {
+public:
+    void SetUp() override {
+        if (!support::is_root()) return;
+        if (::unshare(CLONE_NEWNET) < 0) {
+            std::perror("unshare(CLONE_NEWNET)");
+            std::abort();
+        }
+        if (std::system("ip link set lo up") != 0) std::abort();
+        ::setenv("MINIBOX_RUN", (run_.path() + "/run").c_str(), 1);
+    }
+
+private:
+    TempDir run_;
+};
+const auto* const g_private_network = ::testing::AddGlobalTestEnvironment(new PrivateNetwork);
 
 // Content and metadata of every file under `dir`, hashed: names, types, modes, owners, sizes,
 // link targets, mtimes, and the bytes of every regular file.
