@@ -14,6 +14,7 @@
 #include "mnt_doctor.hpp"
 #include "narrate.hpp"
 #include "net_doctor.hpp"
+#include "overlay_doctor.hpp"
 #include "pid_doctor.hpp"
 #include "uts_doctor.hpp"
 
@@ -33,7 +34,7 @@ std::vector<doctor::Check> all_checks() {
     append(all, mnt::checks());  // step03
     append(all, net::checks());  // step04
     // step05: append(all, <module>::checks());
-    // step06: append(all, <module>::checks());
+    append(all, overlay::checks());  // step06
     // step07: append(all, <module>::checks());
     return all;
 }
@@ -44,7 +45,7 @@ std::vector<doctor::Check> all_checks() {
 std::vector<doctor::Finder> all_finders() {
     std::vector<doctor::Finder> all;
     // step07: append(all, <module>::finders());
-    // step06: append(all, <module>::finders());
+    append(all, overlay::finders());  // step06
     // step05: append(all, <module>::finders());
     append(all, net::finders());  // step04
     append(all, mnt::finders());  // step03

@@ -178,6 +178,12 @@ TEST_F(Store, AfterSigkillTheNextStartRemovesTheLeftovers) {
     // The tool could not clean up: its overlay and its directory are still there.
     EXPECT_EQ(overlay_mounts_under(root_), 1);
     EXPECT_EQ(entries(containers()).size(), 1u);
+    // `minibox cleanup` lists it (and would remove it with --remove).
+    ::setenv("MINIBOX_ROOT", root_.c_str(), 1);
+    auto listed = run({bin("minibox"), "cleanup"});
+    ::unsetenv("MINIBOX_ROOT");
+    EXPECT_NE(listed.out.find("overlay " + containers() + "/"), std::string::npos) << listed.out;
+    EXPECT_NE(listed.out.find("with its overlay mount"), std::string::npos) << listed.out;
     auto r = tool({"run", "--explain", "busybox", "true"});
     EXPECT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.err.find("left by dead run"), std::string::npos) << r.err;
