@@ -43,5 +43,6 @@ std::vector<Comparison> step01(const Env& env);
 std::vector<Comparison> step02(const Env& env);
 std::vector<Comparison> step03(const Env& env);
 std::vector<Comparison> step04(const Env& env);
+std::vector<Comparison> step06(const Env& env);
 
 }  // namespace bench
