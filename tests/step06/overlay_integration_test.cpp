@@ -210,6 +210,29 @@ TEST_F(Store, KeepLeavesTheUpperDirectoryAndSaysWhere) {
     EXPECT_EQ(entries(containers()), ids);
 }
 
+// A real distribution's root file system, when debootstrap is installed and a mirror answers
+// (it is made once and kept next to the test binaries: build/step06-debian-bookworm.tar).
+// Without either, the busybox tarball of SetUp is the tarball test.
+TEST_F(Store, ATarballOfARealDistributionRuns) {
+    REQUIRE_ROOT();
+    std::string cached = std::string(MINIBOX_BIN_DIR) + "/../step06-debian-bookworm.tar";
+    if (!tartest::exists(cached)) {
+        if (support::sh("command -v debootstrap").status != 0)
+            GTEST_SKIP() << "debootstrap is not installed (optional package); the busybox tarball test covers tarballs";
+        auto boot = support::sh("timeout 400 debootstrap --variant=minbase bookworm '" + tmp_ / "deb" +
+                                "' http://deb.debian.org/debian >/dev/null 2>&1 && tar -C '" + tmp_ / "deb" +
+                                "' -cf '" + cached + ".tmp' . && mv '" + cached + ".tmp' '" + cached + "'");
+        if (boot.status != 0) GTEST_SKIP() << "debootstrap could not build a root (no mirror reachable?)";
+    }
+    auto imp = tool({"image", "import", cached, "debian"});
+    ASSERT_EQ(imp.status, 0) << imp.err;
+    auto r = tool({"run", "--network", "none", "debian", "/bin/bash", "-c",
+                   "cut -d. -f1 /etc/debian_version; id -un; dpkg-query -W -f='${Package}\\n' bash"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "12\nroot\nbash\n") << r.err;
+    EXPECT_EQ(overlay_mounts_under(root_), 0);
+}
+
 TEST_F(Store, AnImportedOciLayoutRunsWithItsConfigAndWhiteouts) {
     REQUIRE_ROOT();
     // Layer 0: the busybox root. Layer 1: deletes /etc/group, empties /root (opaque), adds a
