@@ -26,6 +26,11 @@ std::optional<std::string> check_entry_path(std::string_view raw, std::string& w
         return std::nullopt;
     }
     if (raw.front() == '/') {
+        // "/" alone names the layer's root (umoci writes it so): harmless. Any other absolute
+        // path is refused, although tar(1) would strip the "/": an archive made that way is
+        // either hostile or made with `tar -P`, and should be rebuilt relative to its root.
+        if (raw.find_first_not_of("/.") == std::string_view::npos && raw.find("..") == std::string_view::npos)
+            return std::string();
         why = "an absolute path";
         return std::nullopt;
     }

@@ -25,8 +25,8 @@
 
 namespace image {
 
-// "./usr//bin/ls" -> "usr/bin/ls"; "." or "./" -> "" (the layer's root). nullopt for an empty,
-// absolute or ".."-holding path; `why` then says which.
+// "./usr//bin/ls" -> "usr/bin/ls"; ".", "./" or "/" -> "" (the layer's root). nullopt for an
+// empty, absolute ("/etc/x") or ".."-holding path; `why` then says which.
 std::optional<std::string> check_entry_path(std::string_view raw, std::string& why);
 
 // What a file name means as a whiteout.

@@ -270,6 +270,25 @@ TEST_F(Store, AnImportedOciLayoutRunsWithItsConfigAndWhiteouts) {
     EXPECT_NE(ls.out.find("app "), std::string::npos) << ls.out;
 }
 
+// The same with a layout made by a real tool, when Debian's umoci is installed: gzip layers, a
+// root entry "/", a whiteout added by `umoci insert --whiteout`.
+TEST_F(Store, AnOciLayoutMadeByUmociRuns) {
+    REQUIRE_ROOT();
+    if (support::sh("command -v umoci").status != 0) GTEST_SKIP() << "umoci is not installed (optional package)";
+    std::string l = tmp_ / "umoci";
+    auto made = support::sh("umoci init --layout '" + l + "' && umoci new --image '" + l + ":t' && " +
+                            "umoci insert --image '" + l + ":t' '" + support::busybox_rootfs() + "' / && " +
+                            "umoci insert --image '" + l + ":t' --whiteout /etc/group && " +
+                            "umoci config --image '" + l + ":t' --config.workingdir /root --config.cmd sh " +
+                            "--config.cmd -c --config.cmd 'pwd; ls /etc/group 2>&1; cat /etc/passwd | head -1'");
+    ASSERT_EQ(made.status, 0) << made.err;
+    auto imp = tool({"image", "import", l, "umo"});
+    ASSERT_EQ(imp.status, 0) << imp.err;
+    EXPECT_NE(imp.out.find("2 layers"), std::string::npos) << imp.out;
+    auto r = tool({"run", "--network", "none", "umo"});
+    EXPECT_EQ(r.out, "/root\nls: /etc/group: No such file or directory\nroot:x:0:0:root:/root:/bin/sh\n") << r.err;
+}
+
 TEST_F(Store, MaliciousArchivesAreRefusedAndTheStoreIsUnchanged) {
     REQUIRE_ROOT();
     std::string outside = tmp_ / "outside";

@@ -35,6 +35,9 @@ TEST(Step06Paths, EntryPathsAreNormalizedOrRefused) {
     EXPECT_EQ(path_ok("etc/"), "etc");
     EXPECT_EQ(path_ok("./"), "");
     EXPECT_EQ(path_ok("."), "");
+    EXPECT_EQ(path_ok("/"), "");  // the root, as umoci writes it
+    EXPECT_EQ(path_ok("/./"), "");
+    EXPECT_EQ(path_ok("/.."), std::nullopt);
     EXPECT_EQ(path_ok("a/./b"), "a/b");
     EXPECT_EQ(path_ok("..."), "...");  // a name, not a climb
     EXPECT_EQ(path_ok("..a/b.."), "..a/b..");
