@@ -145,10 +145,13 @@ void Layer::prepare_host(launch::Context&) {
     make_dir(paths_.work, 0700, "workdir: overlayfs's scratch space, on the same file system as upperdir");
     make_dir(paths_.merged, 0755, "the mount point: the union appears here, the container's future /");
 
-    narrate::sys({"overlay", "mount(\"overlay\", \"" + paths_.merged + "\", \"overlay\", 0, \"" + opts + "\")",
+    // MS_NODEV: an image may carry device nodes (a layer is only a tarball: "root/disk", block
+    // 8:0). On this mount they cannot be opened; the container's working /dev is the mnt
+    // layer's own tmpfs. (The bind mounts step03 makes of this root keep the flag.)
+    narrate::sys({"overlay", "mount(\"overlay\", \"" + paths_.merged + "\", \"overlay\", MS_NODEV, \"" + opts + "\")",
                   "the image's layers, read-only, under a fresh upper directory: the container's root",
                   "findmnt -t overlay; ls " + paths_.upper},
-                 [&] { return ::mount("overlay", paths_.merged.c_str(), "overlay", 0, opts.c_str()); });
+                 [&] { return ::mount("overlay", paths_.merged.c_str(), "overlay", MS_NODEV, opts.c_str()); });
     mounted_ = true;
 }
 

@@ -289,6 +289,22 @@ TEST_F(Store, AnOciLayoutMadeByUmociRuns) {
     EXPECT_EQ(r.out, "/root\nls: /etc/group: No such file or directory\nroot:x:0:0:root:/root:/bin/sh\n") << r.err;
 }
 
+// A device node in an image (here /dev/zero's 1:5 as /root/zero) cannot be opened: the
+// overlay is mounted MS_NODEV.
+TEST_F(Store, DeviceNodesOfAnImageCannotBeOpened) {
+    REQUIRE_ROOT();
+    // The busybox root plus the device, in one tarball.
+    ASSERT_EQ(support::sh("cd '" + tmp_.path() + "' && mkdir -p dev/root && mknod dev/root/zero c 1 5 && "
+                          "tar -C '" + support::busybox_rootfs() + "' -cf devs.tar . && tar -C dev -rf devs.tar ./root/zero")
+                  .status, 0);
+    ASSERT_EQ(tool({"image", "import", tmp_ / "devs.tar", "devs"}).status, 0);
+    auto r = tool({"run", "--network", "none", "devs", "sh", "-c", "head -c 1 /dev/zero | wc -c"});
+    EXPECT_EQ(r.out, "1\n") << r.err;  // the container's own /dev works
+    r = tool({"run", "--network", "none", "devs", "sh", "-c", "ls -l /root/zero; head -c 1 /root/zero"});
+    EXPECT_NE(r.out.find("1,   5"), std::string::npos) << r.out;
+    EXPECT_NE(r.err.find("Permission denied"), std::string::npos) << r.out << r.err;
+}
+
 TEST_F(Store, MaliciousArchivesAreRefusedAndTheStoreIsUnchanged) {
     REQUIRE_ROOT();
     std::string outside = tmp_ / "outside";
