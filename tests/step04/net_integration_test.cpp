@@ -46,6 +46,10 @@ public:
         ::unsetenv("MINIBOX_BRIDGE");
         ::unsetenv("MINIBOX_SUBNET");
         if (std::system("ip link set lo up") != 0) std::abort();
+        // A new namespace copies net.ipv4.* from the machine's (net.core.devconf_inherit_init_net
+        // = 0): start from "off" whatever the machine has, as a host without the bridge would.
+        std::FILE* f = std::fopen("/proc/sys/net/ipv4/ip_forward", "w");
+        if (!f || std::fputs("0", f) < 0 || std::fclose(f) != 0) std::abort();
     }
     ~PrivateHost() {
         if (!run_.empty()) std::filesystem::remove_all(run_);
