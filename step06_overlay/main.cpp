@@ -29,10 +29,6 @@ namespace {
 // The run tail is IMAGE [--] [COMMAND [ARG...]]: cli::finish() reads it from the `run`
 // subcommand (a command is optional: the image has a default), then IMAGE is taken off it.
 std::optional<int> finish_run(CLI::App& run, cli::Common& common, overlay::Config& overlay_cfg) {
-    if (run.count("--rootfs")) {
-        narrate::error("--rootfs: step06 roots come from IMAGE (import a directory's tarball with `image import`)");
-        return exit_code::tool_failed;
-    }
     if (auto status = cli::finish(run, common, false)) return status;
     if (auto why = overlay::take_image(common.command, overlay_cfg)) {
         narrate::error(*why);
@@ -73,6 +69,10 @@ int main(int argc, char** argv) {
     mnt::add_options(*run, mnt_cfg);
     net::add_options(*run, net_cfg);
     overlay::add_options(*run, overlay_cfg);
+    // The root comes from IMAGE now: step03's --rootfs has no place here.
+    run->remove_option(run->get_option("--rootfs"));
+    run->footer("IMAGE [--] [COMMAND [ARG...]]: a container of IMAGE runs COMMAND, or else the image's\n"
+                "Entrypoint/Cmd; put -- before a COMMAND that starts with '-'.");
 
     CLI::App* images = app.add_subcommand("image", "the image store: ls, import, rm");
     images->require_subcommand(1);
