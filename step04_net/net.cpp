@@ -188,6 +188,7 @@ void add_options(CLI::App& app, Config& cfg) {
            "--network",
            [&cfg](const std::string& m) { cfg.mode = modes.at(m); },
            "bridge (default): eth0 on the host's bridge; none: only lo; host: the host's network")
+        ->envname("MINIBOX_NETWORK")
         ->check([](const std::string& m) {
             return modes.count(m) ? std::string() : "unknown network mode \"" + m + "\" (bridge, none or host)";
         });

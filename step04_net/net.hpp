@@ -27,7 +27,7 @@ struct Config {
     std::string subnet = "10.61.0.0/16";  // --subnet, $MINIBOX_SUBNET; the bridge is its .1
 };
 
-// Adds --network bridge|none|host, -p/--publish HOSTPORT:CONTAINERPORT[/tcp], --bridge NAME,
+// Adds --network bridge|none|host ($MINIBOX_NETWORK), -p/--publish HOSTPORT:CONTAINERPORT[/tcp], --bridge NAME,
 // --subnet CIDR, and --remove-bridge (an action: removes the bridge and its rules, then exits).
 // Every value is checked as it is parsed: bad input is one line and exit 125.
 void add_options(CLI::App& app, Config& cfg);
