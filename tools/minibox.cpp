@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "cli.hpp"
+#include "cgroup_doctor.hpp"
 #include "doctor.hpp"
 #include "host_checks.hpp"
 #include "mnt_doctor.hpp"
@@ -33,7 +34,7 @@ std::vector<doctor::Check> all_checks() {
     append(all, pid::checks());  // step02
     append(all, mnt::checks());  // step03
     append(all, net::checks());  // step04
-    // step05: append(all, <module>::checks());
+    append(all, cgroup::checks());  // step05
     append(all, overlay::checks());  // step06
     // step07: append(all, <module>::checks());
     return all;
@@ -46,7 +47,7 @@ std::vector<doctor::Finder> all_finders() {
     std::vector<doctor::Finder> all;
     // step07: append(all, <module>::finders());
     append(all, overlay::finders());  // step06
-    // step05: append(all, <module>::finders());
+    append(all, cgroup::finders());  // step05
     append(all, net::finders());  // step04
     append(all, mnt::finders());  // step03
     all.push_back(doctor::stale_run_records);
