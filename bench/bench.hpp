@@ -43,6 +43,7 @@ std::vector<Comparison> step01(const Env& env);
 std::vector<Comparison> step02(const Env& env);
 std::vector<Comparison> step03(const Env& env);
 std::vector<Comparison> step04(const Env& env);
+std::vector<Comparison> step05(const Env& env);
 std::vector<Comparison> step06(const Env& env);
 
 }  // namespace bench
