@@ -3,7 +3,9 @@
 //
 //   step06_overlay [--root DIR] run [--hostname NAME] [--init] [--read-only] [-v HOST:CONTAINER[:ro]]...
 //                  [--network bridge|none|host] [-p HOSTPORT:CONTAINERPORT[/tcp]]... [--bridge NAME]
-//                  [--subnet CIDR] [--keep] [--explain] [--step] IMAGE [--] [COMMAND [ARG...]]
+//                  [--subnet CIDR] [-m|--memory SIZE] [--memory-swap SIZE] [--cpus N] [--cpu-shares N]
+//                  [--cpuset-cpus LIST] [--pids-limit N] [--stats] [--join-late]
+//                  [--keep] [--explain] [--step] IMAGE [--] [COMMAND [ARG...]]
 //   step06_overlay [--root DIR] image ls
 //   step06_overlay [--root DIR] image import TARBALL|OCI-LAYOUT-DIR NAME
 //   step06_overlay [--root DIR] image rm NAME
@@ -12,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "cgroup.hpp"
 #include "cli.hpp"
 #include "image_store.hpp"
 #include "import.hpp"
@@ -62,12 +65,14 @@ int main(int argc, char** argv) {
     pid::Config pid_cfg;
     mnt::Config mnt_cfg;
     net::Config net_cfg;
+    cgroup::Config cgroup_cfg;
     overlay::Config overlay_cfg;
     cli::add_common(*run, common);
     uts::add_options(*run, uts_cfg);
     pid::add_options(*run, pid_cfg);
     mnt::add_options(*run, mnt_cfg);
     net::add_options(*run, net_cfg);
+    cgroup::add_options(*run, cgroup_cfg);
     overlay::add_options(*run, overlay_cfg);
     // The root comes from IMAGE now: step03's --rootfs has no place here.
     run->remove_option(run->get_option("--rootfs"));
@@ -117,6 +122,7 @@ int main(int argc, char** argv) {
 
     if (auto status = finish_run(*run, common, overlay_cfg)) return *status;
     return cli::guarded([&] {
+        cgroup::Layer cgroup_layer{cgroup_cfg};  // detects the layout, checks the limits against it
         image::Store store;
         image::Image img = store.get(overlay_cfg.image);
         auto command = image::command_for(img.config, common.command);
@@ -133,6 +139,6 @@ int main(int argc, char** argv) {
         pid::Layer pid_layer{pid_cfg};
         mnt::Layer mnt_layer{mnt_cfg};
         net::Layer net_layer{net_cfg, uts_cfg.hostname};
-        return launch::run({&overlay_layer, &uts_layer, &pid_layer, &mnt_layer, &net_layer}, ctx);
+        return launch::run({&overlay_layer, &uts_layer, &pid_layer, &mnt_layer, &net_layer, &cgroup_layer}, ctx);
     });
 }

@@ -166,6 +166,16 @@ TEST_F(Store, NothingIsLeftAfterExitOrAnErrorHalfWay) {
     EXPECT_EQ(support::host_mounts(), mounts);
 }
 
+// step05's options reach the container: it runs in a cgroup of its own, its id the container's.
+TEST_F(Store, Step05OptionsApply) {
+    REQUIRE_ROOT();
+    auto r = tool({"run", "--network", "none", "--pids-limit", "50", "busybox", "cat", "/proc/self/cgroup"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("/minibox/"), std::string::npos) << r.out;
+    EXPECT_EQ(tool({"run", "--pids-limit", "0", "busybox", "true"}).status, 125);
+    EXPECT_TRUE(entries(containers()).empty());
+}
+
 TEST_F(Store, AfterSigkillTheNextStartRemovesTheLeftovers) {
     REQUIRE_ROOT();
     {
