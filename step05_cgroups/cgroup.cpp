@@ -32,7 +32,7 @@ CLI::Validator checked(F parse, const std::string& what) {
 uint64_t parse_memory(const std::string& text) {
     uint64_t bytes = parse_size(text);
     if (bytes < kMinMemory) {
-        throw Error(fmt::format("--memory {} is below the minimum of {}: the container's first process could not start",
+        throw Error(fmt::format("{} is below the minimum of {}: the container's first process could not start",
                                 text, format_size(kMinMemory)));
     }
     return bytes;
