@@ -166,6 +166,14 @@ std::vector<pid_t> procs(const std::string& dir) {
 
 }  // namespace detail
 
+void remove_parent_if_empty(const std::string& dir) {
+    std::string parent = dir.substr(0, dir.find_last_of('/'));
+    if (parent.substr(parent.find_last_of('/') + 1) != kParent) return;
+    if (::rmdir(parent.c_str()) == 0) {
+        narrate::note("cgroup", "rmdir(\"" + parent + "\") = 0  - the last container is gone: so is the project's parent");
+    }
+}
+
 void remove_dir(const std::string& dir) {
     // Guard: only ever a container's directory, directly under a parent named minibox.
     size_t slash = dir.find_last_of('/');

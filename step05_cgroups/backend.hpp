@@ -91,6 +91,12 @@ std::unique_ptr<Cgroup> open(const Host& host, const std::string& id, const std:
 // retried while EBUSY. Refuses a path whose parent is not named minibox. ENOENT is success.
 void remove_dir(const std::string& dir);
 
+// Removes the project's parent (minibox/) of the container directory `dir` when no other
+// container is left in it, so a host without running containers keeps nothing of ours.
+// EBUSY/ENOTEMPTY (another container lives there) and ENOENT are not errors. Call it under
+// the same state::Lock as creation, or a start could lose its parent between mkdir calls.
+void remove_parent_if_empty(const std::string& dir);
+
 // Files, for the backends and the tests: "" when absent.
 std::string read_text(const std::string& path);
 // `key value` lines (memory.events, cpu.stat, memory.oom_control): the value of `key`.

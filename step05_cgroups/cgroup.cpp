@@ -227,6 +227,9 @@ void Layer::cleanup(launch::Context&) noexcept {
         cg_->destroy();
         if (!record_.empty()) ::unlink(record_.c_str());
         record_.clear();
+        // Under the lock that creation holds: no start can be between its two mkdirs.
+        state::Lock lock("cgroup");
+        for (auto& dir : cg_->dirs()) remove_parent_if_empty(dir);
     } catch (const Error& e) {
         // The record stays: the next start (or minibox cleanup) retries.
         narrate::warn("removing the cgroup: " + e.line());

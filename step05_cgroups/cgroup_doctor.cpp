@@ -1,12 +1,34 @@
 #include "cgroup_doctor.hpp"
 
+#include <dirent.h>
+#include <errno.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <fmt/format.h>
 
 #include "cgroup.hpp"
+#include "error.hpp"
+#include "state.hpp"
 
 namespace cgroup {
+namespace {
+
+// The child directories of a cgroup directory (its control files are regular files).
+std::vector<std::string> subdirs(const std::string& dir) {
+    std::vector<std::string> out;
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return out;
+    while (dirent* e = ::readdir(d)) {
+        std::string name = e->d_name;
+        if (e->d_type == DT_DIR && name != "." && name != "..") out.push_back(name);
+    }
+    ::closedir(d);
+    return out;
+}
+
+}  // namespace
 
 std::vector<doctor::Check> checks() {
     return {
@@ -46,6 +68,23 @@ std::vector<doctor::Finder> finders() {
                 if (::access(dir.c_str(), F_OK) != 0) continue;  // only the record is left: the generic finder's
                 out.push_back({"cgroup", dir + " (owner " + r.owner + " is dead)", [dir] { remove_dir(dir); }});
             }
+        }
+        // The project's parent with no container left in it (a tool killed between its rmdirs,
+        // or an older version): nothing of ours may stay on a host with no container running.
+        Host h = detect();
+        std::vector<std::string> roots;
+        if (h.uses_v2()) roots.push_back(h.v2);
+        for (auto& [controller, mount] : h.v1) roots.push_back(mount);
+        std::sort(roots.begin(), roots.end());
+        roots.erase(std::unique(roots.begin(), roots.end()), roots.end());
+        for (auto& root : roots) {
+            std::string parent = root + "/" + kParent;
+            if (::access(parent.c_str(), F_OK) != 0 || !subdirs(parent).empty()) continue;
+            out.push_back({"cgroup", parent + " (the project's parent, empty)", [parent] {
+                               state::Lock lock("cgroup");  // a start may be creating its child now
+                               if (::rmdir(parent.c_str()) != 0 && errno != ENOENT && errno != EBUSY && errno != ENOTEMPTY)
+                                   throw SysError("rmdir(" + parent + ")", errno);
+                           }});
         }
         return out;
     }};

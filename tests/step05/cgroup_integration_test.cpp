@@ -100,6 +100,19 @@ TEST(Step05, CgroupExistsDuringTheRunWithItsLimitsAndIsGoneAfter) {
     EXPECT_FALSE(fs::exists(pids));
 }
 
+TEST(Step05, TheLastContainerOutRemovesTheProjectsParent) {
+    REQUIRE_ROOT();
+    // With no container running, nothing of ours may stay in any hierarchy: not even an
+    // empty minibox/ (a user's host must look as it did before the workshop).
+    ASSERT_TRUE(containers().empty()) << "another container is running; run the tests alone";
+    auto r = run({step05(), "--network", "none", "--memory", "64m", "--pids-limit", "50", "true"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    std::vector<std::string> roots;
+    if (host().uses_v2()) roots.push_back(host().v2);
+    for (auto& [controller, mount] : host().v1) roots.push_back(mount);
+    for (auto& root : roots) EXPECT_FALSE(fs::exists(root + "/minibox")) << root;
+}
+
 // The peak as --stats reports it: "stats: pids peak    20 (pids.peak)".
 long stats_value(const std::string& err, const std::string& what) {
     auto at = err.find("stats: " + what);
