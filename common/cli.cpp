@@ -24,7 +24,7 @@ void add_common(CLI::App& app, Common& common) {
     (void)common;
 }
 
-std::optional<int> parse(CLI::App& app, int argc, char** argv, Common& common) {
+std::optional<int> parse_args(CLI::App& app, int argc, char** argv) {
     narrate::set_program(app.get_name());
     try {
         app.parse(argc, argv);
@@ -34,6 +34,11 @@ std::optional<int> parse(CLI::App& app, int argc, char** argv, Common& common) {
         narrate::error(e.what());
         return exit_code::tool_failed;
     }
+    return std::nullopt;
+}
+
+std::optional<int> parse(CLI::App& app, int argc, char** argv, Common& common) {
+    if (auto stop = parse_args(app, argc, argv)) return stop;
     return finish(app, common);
 }
 

@@ -26,6 +26,9 @@ void add_common(CLI::App& app, Common& common);
 // line on stderr for bad input); std::nullopt when the container should be started.
 // Also sets the narration mode, and refuses --step without a terminal on stdin.
 std::optional<int> parse(CLI::App& app, int argc, char** argv, Common& common);
+// Only the CLI11 part, for tools without a container tail (minibox, step06's `image`):
+// 0 after --help, 125 with one line for bad input, std::nullopt when parsed.
+std::optional<int> parse_args(CLI::App& app, int argc, char** argv);
 // The part of parse() after CLI11 has parsed: for a tool whose command tail belongs to a
 // subcommand (`step06_overlay run ...`), called with that subcommand once it was parsed.
 // Without `command_required` an empty tail is fine (step06: the image has a default command).

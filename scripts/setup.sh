@@ -18,8 +18,8 @@ required="cmake make g++ pkg-config file libcli11-dev libspdlog-dev libfmt-dev l
           busybox-static nlohmann-json3-dev libarchive-dev libssl-dev iproute2 nftables libnftables-dev util-linux procps
           psmisc"
 # Used by the tests of later steps when the distribution has them (the cgroup v2 VM test
-# boots Debian's cloud kernel under qemu; step06 imports a debootstrap root).
-optional="qemu-system-x86 linux-image-cloud-amd64 cpio kmod debootstrap umoci"
+# boots Debian's cloud kernel under qemu; step06 imports an OCI layout made by umoci).
+optional="qemu-system-x86 linux-image-cloud-amd64 cpio kmod umoci"
 
 missing=""
 for p in $required; do

@@ -1,3 +1,4 @@
+#include "files.hpp"
 #include "net.hpp"
 
 #include <dirent.h>
@@ -24,11 +25,9 @@ namespace {
 
 std::string leases_dir(const std::string& bridge) { return bridge_dir(bridge) + "/leases"; }
 
+// A state file's value without its trailing newline.
 std::string read_text(const std::string& path) {
-    std::ifstream f(path);
-    std::stringstream s;
-    s << f.rdbuf();
-    std::string text = s.str();
+    std::string text = files::read(path);
     while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
     return text;
 }
@@ -57,15 +56,7 @@ void sysctl(const std::string& key, const std::string& value, const std::string&
     for (auto& c : path)
         if (c == '.') c = '/';
     narrate::sys({"net", "write(\"" + path + "\", \"" + value + "\")", why, "sysctl " + key},
-                 [&]() -> long {
-                     int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-                     if (fd < 0) return -1;
-                     ssize_t n = ::write(fd, value.data(), value.size());
-                     int err = errno;
-                     ::close(fd);
-                     errno = err;
-                     return n < 0 ? -1 : 0;
-                 });
+                 [&] { return files::write_once(path, value); });
 }
 
 std::string veth_name(const std::string& prefix, const std::string& id) { return prefix + id.substr(0, 12); }

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "files.hpp"
 #include "backend_impl.hpp"
 #include "narrate.hpp"
 
@@ -71,12 +72,12 @@ Host detect(const std::string& base) {
         h.v2 = base;
         // Usable: what the root delegates to its children (cgroup.subtree_control), since the
         // tool's parent minibox/ is a child of the root and the tool never writes above it.
-        std::istringstream in(read_text(base + "/cgroup.subtree_control"));
+        std::istringstream in(files::read(base + "/cgroup.subtree_control"));
         for (std::string c; in >> c;) h.controllers.insert(c);
         return h;
     }
     // Not cgroup2 at the top: a tmpfs holding v1 hierarchies (and maybe a cgroup2 at unified/).
-    h.v1 = parse_v1_mounts(read_text("/proc/self/mountinfo"), parse_proc_cgroups(read_text("/proc/cgroups")));
+    h.v1 = parse_v1_mounts(files::read("/proc/self/mountinfo"), parse_proc_cgroups(files::read("/proc/cgroups")));
     for (auto& [c, path] : h.v1) h.controllers.insert(c);
     struct statfs u {};
     if (::statfs((base + "/unified").c_str(), &u) == 0 && u.f_type == CGROUP2_SUPER_MAGIC) {
@@ -88,16 +89,8 @@ Host detect(const std::string& base) {
     return h;
 }
 
-std::string read_text(const std::string& path) {
-    std::ifstream f(path);
-    if (!f) return "";
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
 std::optional<uint64_t> read_number(const std::string& path) {
-    std::string t = read_text(path);
+    std::string t = files::read(path);
     size_t used = 0;
     try {
         uint64_t v = std::stoull(t, &used);
@@ -108,7 +101,7 @@ std::optional<uint64_t> read_number(const std::string& path) {
 }
 
 std::optional<uint64_t> read_key(const std::string& path, const std::string& key) {
-    std::istringstream in(read_text(path));
+    std::istringstream in(files::read(path));
     std::string k;
     uint64_t v = 0;
     while (in >> k >> v) {
@@ -125,15 +118,7 @@ void write_file(const std::string& dir, const std::string& file, const std::stri
     std::string path = dir + "/" + file;
     narrate::Op op{"cgroup", "write " + file + " = " + value + "  in " + dir, why, "cat " + path};
     try {
-        narrate::sys(op, [&]() -> long {
-            int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
-            if (fd < 0) return -1;
-            ssize_t n = ::write(fd, value.data(), value.size());
-            int err = errno;
-            ::close(fd);
-            errno = err;
-            return n < 0 ? -1 : 0;
-        });
+        narrate::sys(op, [&] { return files::write_once(path, value, O_WRONLY | O_TRUNC); });
     } catch (Error& e) {
         if (e.err() == ENOENT) e.with_hint("the controller of " + file + " is not enabled for this cgroup (see minibox doctor)");
         if (e.err() == EACCES || e.err() == EPERM) e.with_hint("run as root (sudo)");
@@ -159,7 +144,7 @@ void make_dir(const std::string& path, bool may_exist, const std::string& why) {
 
 std::vector<pid_t> procs(const std::string& dir) {
     std::vector<pid_t> out;
-    std::istringstream in(read_text(dir + "/cgroup.procs"));
+    std::istringstream in(files::read(dir + "/cgroup.procs"));
     for (long p; in >> p;) out.push_back(static_cast<pid_t>(p));
     return out;
 }

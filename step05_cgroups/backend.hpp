@@ -97,8 +97,8 @@ void remove_dir(const std::string& dir);
 // the same state::Lock as creation, or a start could lose its parent between mkdir calls.
 void remove_parent_if_empty(const std::string& dir);
 
-// Files, for the backends and the tests: "" when absent.
-std::string read_text(const std::string& path);
+// Numbers from cgroup files, for the backends and the tests (nullopt when absent; the whole
+// file is files::read from common/files.hpp).
 // `key value` lines (memory.events, cpu.stat, memory.oom_control): the value of `key`.
 std::optional<uint64_t> read_key(const std::string& path, const std::string& key);
 std::optional<uint64_t> read_number(const std::string& path);

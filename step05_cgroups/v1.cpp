@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "files.hpp"
 #include "backend_impl.hpp"
 #include "error.hpp"
 
@@ -148,9 +149,9 @@ private:
     // both are set. Copy the parent's (unless already set, e.g. the shared parent).
     static void inherit_cpuset(const std::string& from, const std::string& to) {
         for (const char* file : {"cpuset.cpus", "cpuset.mems"}) {
-            std::string mine = read_text(to + "/" + file);
+            std::string mine = files::read(to + "/" + file);
             if (mine.find_first_not_of(" \n") != std::string::npos) continue;
-            std::string theirs = read_text(from + "/" + file);
+            std::string theirs = files::read(from + "/" + file);
             while (!theirs.empty() && theirs.back() == '\n') theirs.pop_back();
             write_file(to, file, theirs, "a new v1 cpuset starts empty: copy the parent's");
         }

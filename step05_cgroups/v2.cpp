@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "files.hpp"
 #include "backend_impl.hpp"
 #include "error.hpp"
 
@@ -26,7 +27,7 @@ public:
         if (!controllers_.empty()) {
             // The parent offers what ITS parent delegated (cgroup.controllers); enabling the rest
             // would take a write above minibox/, which the tool never does.
-            std::string offered = " " + read_text(parent_ + "/cgroup.controllers") + " ";
+            std::string offered = " " + files::read(parent_ + "/cgroup.controllers") + " ";
             std::replace(offered.begin(), offered.end(), '\n', ' ');
             std::string enable;
             for (auto& c : controllers_) {

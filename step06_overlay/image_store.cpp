@@ -1,3 +1,4 @@
+#include "files.hpp"
 #include "image_store.hpp"
 
 #include <dirent.h>
@@ -31,13 +32,6 @@ std::vector<std::string> string_list(const nlohmann::json& j, const char* key) {
         out.push_back(v.get<std::string>());
     }
     return out;
-}
-
-std::string read_text(const std::string& path) {
-    std::ifstream f(path);
-    std::stringstream s;
-    s << f.rdbuf();
-    return s.str();
 }
 
 // A layer path in image.json: relative, inside the image directory.
@@ -147,7 +141,7 @@ Image Store::get(const std::string& name) const {
         throw Error("image " + name + ": neither image.json nor rootfs/ in " + img.dir);
     }
     try {
-        auto j = nlohmann::json::parse(read_text(desc));
+        auto j = nlohmann::json::parse(files::read(desc));
         if (!j.is_object() || !j.contains("layers") || !j["layers"].is_array() || j["layers"].empty())
             throw Error("no layers");
         for (auto& l : j["layers"]) {
@@ -191,10 +185,10 @@ std::vector<std::string> Store::users(const std::string& name) const {
     while (dirent* e = ::readdir(d)) {
         if (e->d_name[0] == '.') continue;
         std::string dir = containers_dir() + "/" + e->d_name;
-        std::string used = read_text(dir + "/image");
+        std::string used = files::read(dir + "/image");
         if (!used.empty() && used.back() == '\n') used.pop_back();
         if (used != name) continue;
-        std::string owner = read_text(dir + "/owner");
+        std::string owner = files::read(dir + "/owner");
         if (!owner.empty() && owner.back() == '\n') owner.pop_back();
         auto o = state::Owner::parse(owner);
         if (o && o->alive()) ids.push_back(e->d_name);

@@ -1,3 +1,4 @@
+#include "files.hpp"
 #include "import.hpp"
 
 #include <dirent.h>
@@ -22,20 +23,6 @@ namespace image {
 namespace {
 
 constexpr const char* kImportPrefix = ".import-";
-
-void write_file(const std::string& path, const std::string& text) {
-    std::ofstream f(path, std::ios::trunc);
-    f << text;
-    f.flush();
-    if (!f) throw SysError("write(\"" + path + "\")", errno ? errno : EIO);
-}
-
-std::string read_line(const std::string& path) {
-    std::ifstream f(path);
-    std::string line;
-    std::getline(f, line);
-    return line;
-}
 
 // "importing layer 2/3: 41.2 MB, 1234 entries", redrawn in place at most 10 times a second.
 class Progress {
@@ -77,7 +64,7 @@ public:
         std::string tmpl = images + "/" + kImportPrefix + "XXXXXX";
         if (!::mkdtemp(tmpl.data())) throw SysError("mkdtemp(\"" + tmpl + "\")", errno);
         dir_ = tmpl;
-        write_file(dir_ + "/owner", state::Owner::self().str() + "\n");
+        files::write(dir_ + "/owner", state::Owner::self().str() + "\n");
     }
     ~Staging() {
         if (dir_.empty()) return;
@@ -111,7 +98,7 @@ std::vector<std::string> reap_imports(const Store& store) {
         // A removal (.rm-*) that was interrupted is finished; an import whose owner is alive
         // is left alone. An import without an owner record is one killed right at its start.
         if (n.rfind(kImportPrefix, 0) == 0) {
-            auto owner = state::Owner::parse(read_line(dir + "/owner"));
+            auto owner = state::Owner::parse(files::read_line(dir + "/owner"));
             if (owner && owner->alive()) continue;
             struct stat st {};
             if (!owner && ::stat(dir.c_str(), &st) == 0 && ::time(nullptr) - st.st_mtime < 10) continue;
@@ -181,7 +168,7 @@ ImportResult import_image(const Store& store, const std::string& source, const s
         narrate::note("image", rel + ": " + std::to_string(s.entries) + " entries, " + human_size(s.bytes));
     }
     bar.done();
-    write_file(staging.dir() + "/image.json", desc.dump(2) + "\n");
+    files::write(staging.dir() + "/image.json", desc.dump(2) + "\n");
     ::unlink((staging.dir() + "/owner").c_str());
 
     // The image appears whole, or not at all; a concurrent import of the same name loses here.

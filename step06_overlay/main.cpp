@@ -93,15 +93,7 @@ int main(int argc, char** argv) {
     CLI::App* rm = images->add_subcommand("rm", "remove an image (refused while a container uses it)");
     rm->add_option("NAME", name, "the image to remove")->required();
 
-    narrate::set_program(app.get_name());
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::CallForHelp& e) {
-        return app.exit(e);
-    } catch (const CLI::ParseError& e) {
-        narrate::error(e.what());
-        return exit_code::tool_failed;
-    }
+    if (auto stop = cli::parse_args(app, argc, argv)) return *stop;
     if (!root.empty()) ::setenv("MINIBOX_ROOT", root.c_str(), 1);
 
     if (ls->parsed()) return cli::guarded(image_ls);

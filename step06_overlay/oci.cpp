@@ -1,3 +1,4 @@
+#include "files.hpp"
 #include "oci.hpp"
 
 #include <fcntl.h>
@@ -19,13 +20,6 @@ namespace {
 
 constexpr const char* kIndexType = "application/vnd.oci.image.index.v1+json";
 constexpr const char* kDockerListType = "application/vnd.docker.distribution.manifest.list.v2+json";
-
-std::string read_text(const std::string& path) {
-    std::ifstream f(path);
-    std::stringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
 
 nlohmann::json parse(const std::string& text, const std::string& what) {
     try {
@@ -132,20 +126,20 @@ bool is_oci_layout(const std::string& dir) {
 OciImage read_oci_layout(const std::string& dir) {
     std::string where = "OCI layout " + dir;
     if (!is_oci_layout(dir)) throw Error(where + ": no oci-layout file (not an OCI image layout)");
-    auto marker = parse(read_text(dir + "/oci-layout"), where + "/oci-layout");
+    auto marker = parse(files::read(dir + "/oci-layout"), where + "/oci-layout");
     if (!marker.is_object() || marker.value("imageLayoutVersion", "") != "1.0.0")
         throw Error(where + ": unsupported imageLayoutVersion (1.0.0 expected)");
     struct stat st {};
     if (::stat((dir + "/index.json").c_str(), &st) < 0) throw Error(where + ": no index.json");
 
     OciImage img;
-    auto index = parse(read_text(dir + "/index.json"), where + "/index.json");
+    auto index = parse(files::read(dir + "/index.json"), where + "/index.json");
     Descriptor d = pick_manifest(index, where + "/index.json");
     nlohmann::json manifest;
     for (int depth = 0;; ++depth) {
         if (depth > 4) throw Error(where + ": indexes nested too deep");
         auto path = verify_blob(dir, d);
-        manifest = parse(read_text(path), where + ": manifest " + d.digest);
+        manifest = parse(files::read(path), where + ": manifest " + d.digest);
         std::string type = manifest.value("mediaType", d.media_type);
         if (type != kIndexType && type != kDockerListType && !manifest.contains("manifests")) break;
         d = pick_manifest(manifest, where + ": index " + d.digest);
@@ -156,7 +150,7 @@ OciImage read_oci_layout(const std::string& dir) {
         throw Error(where + ": manifest " + d.digest + " has no config or no layers");
 
     Descriptor cfg = descriptor(manifest["config"], where + ": manifest config");
-    auto cfg_json = parse(read_text(verify_blob(dir, cfg)), where + ": config " + cfg.digest);
+    auto cfg_json = parse(files::read(verify_blob(dir, cfg)), where + ": config " + cfg.digest);
     try {
         img.config = parse_config(cfg_json.is_object() ? cfg_json.value("config", nlohmann::json()) : nlohmann::json());
     } catch (Error& e) {

@@ -1,3 +1,4 @@
+#include "files.hpp"
 #include "overlay.hpp"
 
 #include <dirent.h>
@@ -12,50 +13,15 @@
 #include <sstream>
 
 #include "error.hpp"
+#include "mnt.hpp"
 #include "narrate.hpp"
 #include "state.hpp"
 
 namespace overlay {
 namespace {
 
-void write_file(const std::string& path, const std::string& text) {
-    std::ofstream f(path, std::ios::trunc);
-    f << text;
-    f.flush();
-    if (!f) throw SysError("write(\"" + path + "\")", errno ? errno : EIO);
-}
-
-std::string read_line(const std::string& path) {
-    std::ifstream f(path);
-    std::string line;
-    std::getline(f, line);
-    return line;
-}
-
 void make_dir(const std::string& path, mode_t mode, const char* why) {
     narrate::sys({"overlay", "mkdir(\"" + path + "\")", why, "ls -la " + path}, [&] { return ::mkdir(path.c_str(), mode); });
-}
-
-// mountinfo escapes space, tab, newline and backslash as octal.
-std::string unescape(const std::string& s) {
-    std::string out;
-    for (size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '\\' && i + 3 < s.size()) {
-            int v = 0;
-            bool ok = true;
-            for (size_t k = 1; k <= 3 && ok; ++k) {
-                if (i + k >= s.size() || s[i + k] < '0' || s[i + k] > '7') ok = false;
-                else v = v * 8 + (s[i + k] - '0');
-            }
-            if (ok) {
-                out += static_cast<char>(v);
-                i += 3;
-                continue;
-            }
-        }
-        out += s[i];
-    }
-    return out;
 }
 
 void unmount(const std::string& merged) {
@@ -138,8 +104,8 @@ void Layer::prepare_host(launch::Context&) {
             throw SysError("mkdir(\"" + store_.containers_dir() + "\")", errno);
         make_dir(paths_.dir, 0700, "this container's directory: owner record, upper, work, merged");
         created_ = true;
-        write_file(paths_.dir + "/owner", state::Owner::self().str() + "\n");
-        write_file(paths_.dir + "/image", img_.name + "\n");
+        files::write(paths_.dir + "/owner", state::Owner::self().str() + "\n");
+        files::write(paths_.dir + "/image", img_.name + "\n");
     }
     make_dir(paths_.upper, 0755, "upperdir: every change the container makes lands here");
     make_dir(paths_.work, 0700, "workdir: overlayfs's scratch space, on the same file system as upperdir");
@@ -183,7 +149,7 @@ void Layer::cleanup(launch::Context&) noexcept {
             // The changes stay for a look from the host; nothing else of this run does.
             image::remove_tree(paths_.work);
             image::remove_tree(paths_.merged);
-            write_file(paths_.dir + "/kept", img_.name + "\n");
+            files::write(paths_.dir + "/kept", img_.name + "\n");
             ::unlink((paths_.dir + "/owner").c_str());
             narrate::warn("kept the container's upper directory: " + paths_.upper);
         } else {
@@ -199,13 +165,9 @@ void Layer::cleanup(launch::Context&) noexcept {
 }
 
 bool is_mount_point(const std::string& path) {
-    std::ifstream f("/proc/self/mountinfo");
-    for (std::string line; std::getline(f, line);) {
-        std::istringstream in(line);
-        std::string id, parent, devno, root, point;
-        in >> id >> parent >> devno >> root >> point;
-        if (unescape(point) == path) return true;
-    }
+    // step03's reader of the mount table: it decodes the \040-style escapes of mount points.
+    for (auto& m : mnt::read_mountinfo())
+        if (m.mount_point == path) return true;
     return false;
 }
 
@@ -221,7 +183,7 @@ std::vector<Leftover> find_leftovers(const image::Store& store) {
         std::string dir = store.containers_dir() + "/" + n;
         struct stat st {};
         if (::stat((dir + "/kept").c_str(), &st) == 0) continue;  // --keep: the learner's to look at
-        Leftover l{dir, read_line(dir + "/owner"), false};
+        Leftover l{dir, files::read_line(dir + "/owner"), false};
         auto owner = state::Owner::parse(l.owner);
         if (owner && owner->alive()) continue;
         // No record at all: either a start that is just being made (skip it for a while) or

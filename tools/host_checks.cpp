@@ -1,3 +1,4 @@
+#include "files.hpp"
 #include "host_checks.hpp"
 
 #include <linux/if_link.h>
@@ -27,13 +28,6 @@ namespace host_checks {
 namespace {
 
 using doctor::CheckResult;
-
-std::string read_file(const std::string& path) {
-    std::ifstream f(path);
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
 
 bool exists(const std::string& path) {
     struct stat st {};
@@ -118,7 +112,7 @@ CheckResult user_namespaces() {
 }
 
 CheckResult propagation() {
-    std::string p = root_propagation(read_file("/proc/self/mountinfo"));
+    std::string p = root_propagation(files::read("/proc/self/mountinfo"));
     if (p.empty()) return CheckResult::fail("no mount for / in /proc/self/mountinfo", "mount -t proc proc /proc");
     if (p == "shared")
         return CheckResult::ok("/ is shared (systemd's default): step03 makes it private in the container's "
@@ -145,7 +139,7 @@ CheckResult cgroup_layout() {
 }
 
 CheckResult cgroup_controllers() {
-    auto enabled = enabled_controllers(read_file("/proc/cgroups"));
+    auto enabled = enabled_controllers(files::read("/proc/cgroups"));
     std::string missing;
     for (const char* c : {"memory", "pids", "cpu"})
         if (std::find(enabled.begin(), enabled.end(), c) == enabled.end())
@@ -159,7 +153,7 @@ CheckResult cgroup_controllers() {
 }
 
 CheckResult overlayfs() {
-    std::string fs = read_file("/proc/filesystems");
+    std::string fs = files::read("/proc/filesystems");
     if (fs.find("\toverlay\n") != std::string::npos) return CheckResult::ok("overlay in /proc/filesystems");
     std::string modules = "/lib/modules/" + kernel_release();
     for (const char* ko : {"/kernel/fs/overlayfs/overlay.ko", "/kernel/fs/overlayfs/overlay.ko.xz",

@@ -69,15 +69,7 @@ int main(int argc, char** argv) {
         "cleanup", "list what the toolkit left on the host (mounts, cgroups, links, state); --remove removes it");
     cleanup_cmd->add_flag("--remove", remove, "remove what is listed");
 
-    narrate::set_program("minibox");
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::CallForHelp& e) {
-        return app.exit(e);
-    } catch (const CLI::ParseError& e) {
-        narrate::error(e.what());
-        return exit_code::tool_failed;
-    }
+    if (auto stop = cli::parse_args(app, argc, argv)) return *stop;
 
     return cli::guarded([&] {
         if (doctor_cmd->parsed()) {

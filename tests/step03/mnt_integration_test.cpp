@@ -430,6 +430,15 @@ TEST(Step03NoPrivate, MountsAppearOnTheHostDuringTheRunAndAreGoneAfter) {
     EXPECT_HOST_MOUNTS(host);
 }
 
+// Shell text: a --no-private run whose volume propagated to the (shared) host, SIGKILLed once
+// its mount is visible there; the dead tool leaves the propagated mounts and its record.
+std::string killed_no_private_run(Scratch& s) {
+    std::string rootfs = s.rootfs();
+    return "$T --rootfs " + rootfs + " --no-private --chroot -v " + s / "gate" + ":/tmp/gate sh -c '" + kWaitForGate +
+           "' & while ! grep -q ' " + rootfs + "/tmp/gate ' /proc/self/mountinfo; do sleep 0.05; done; "
+           "kill -KILL $!; wait $!; ";
+}
+
 TEST(Step03NoPrivate, AfterASigkillTheNextStartReapsWhatPropagated) {
     REQUIRE_ROOT();
     Scratch s;
@@ -439,9 +448,7 @@ TEST(Step03NoPrivate, AfterASigkillTheNextStartReapsWhatPropagated) {
     auto r = in_shared_host(
         s.path(),
         "before=$(grep -c . /proc/self/mountinfo); "
-        "$T --rootfs " + rootfs + " --no-private --chroot -v " + s / "gate" + ":/tmp/gate sh -c '" + kWaitForGate + "' & "
-        "while ! grep -q ' " + rootfs + "/tmp/gate ' /proc/self/mountinfo; do sleep 0.05; done; "
-        "kill -KILL $!; wait $!; echo status=$?; "
+        + killed_no_private_run(s) + "echo status=$?; "
         "echo left: $(grep -c ' " + rootfs + "' /proc/self/mountinfo); ls $MINIBOX_RUN | grep -c '^mnt-.*propagated$'; "
         "$T --explain --rootfs " + rootfs + " true 2>&1 | grep -c 'reaped .*left by dead run'; "
         "echo after: $(grep -c ' " + rootfs + "' /proc/self/mountinfo); ls $MINIBOX_RUN | grep -c '^mnt-'; "
@@ -467,9 +474,7 @@ TEST(Step03NoPrivate, MiniboxCleanupListsAndRemovesWhatADeadRunPropagated) {
     auto r = in_shared_host(
         s.path(),
         "before=$(grep -c . /proc/self/mountinfo); "
-        "$T --rootfs " + rootfs + " --no-private --chroot -v " + s / "gate" + ":/tmp/gate sh -c '" + kWaitForGate + "' & "
-        "while ! grep -q ' " + rootfs + "/tmp/gate ' /proc/self/mountinfo; do sleep 0.05; done; "
-        "kill -KILL $!; wait $!; " + bin("minibox") + " cleanup; echo ---; " + bin("minibox") + " cleanup --remove >/dev/null; "
+        + killed_no_private_run(s) + bin("minibox") + " cleanup; echo ---; " + bin("minibox") + " cleanup --remove >/dev/null; "
         "echo status=$?; " + bin("minibox") + " cleanup; "
         "[ $before = $(grep -c . /proc/self/mountinfo) ] && echo table-restored");
     auto l = lines(r.out);
