@@ -26,28 +26,26 @@ std::vector<Comparison> step05(const Env& env) {
     Comparison mkdir;
     mkdir.name = "step05 cgroup mkdir+rmdir";
     cgroup::Host host = cgroup::detect();
-    std::string dirs;
-    if (host.uses_v2()) {
-        dirs = host.v2 + "/minibox/bench-$$";
-    } else {
-        std::set<std::string> seen;
-        for (const char* c : {"memory", "cpu", "cpuacct", "pids"}) {
-            auto it = host.v1.find(c);
-            if (it != host.v1.end() && seen.insert(it->second).second) dirs += " " + it->second + "/minibox/bench-$$";
-        }
+    // What a lone container start does now: make the project's parent and its own directory in
+    // each hierarchy, and remove both at the end (the last one out removes the parent).
+    std::string parents, dirs;
+    std::set<std::string> roots;
+    if (host.uses_v2()) roots.insert(host.v2);
+    for (const char* c : {"memory", "cpu", "cpuacct", "pids"}) {
+        auto it = host.v1.find(c);
+        if (!host.uses_v2() && it != host.v1.end()) roots.insert(it->second);
+    }
+    for (auto& root : roots) {
+        parents += " " + root + "/minibox";
+        dirs += " " + root + "/minibox/bench-$$";
     }
     std::string sh = find_program("sh");
-    mkdir.ours = {"sh -c 'mkdir CGROUP-DIRS && rmdir CGROUP-DIRS'",
-                  {sh, "-c", "mkdir" + dirs + " && rmdir" + dirs}};
-    mkdir.reference = {"sh -c 'mkdir /tmp/... && rmdir /tmp/...'",
-                       {sh, "-c", "mkdir /tmp/minibox-bench-$$ && rmdir /tmp/minibox-bench-$$"}};
+    mkdir.ours = {"sh -c 'mkdir -p CGROUP-DIRS && rmdir CGROUP-DIRS PARENTS'",
+                  {sh, "-c", "mkdir -p" + dirs + " && rmdir" + dirs + " && { rmdir" + parents + " 2>/dev/null; true; }"}};
+    mkdir.reference = {"sh -c 'mkdir -p /tmp/.../c && rmdir /tmp/.../c /tmp/...'",
+                       {sh, "-c", "mkdir -p /tmp/minibox-bench-$$/c && rmdir /tmp/minibox-bench-$$/c /tmp/minibox-bench-$$"}};
     mkdir.goal = 20;  // a report, not a target: cgroup directories cost what the kernel makes them cost
     if (host.layout == cgroup::Layout::none || dirs.empty()) mkdir.skip = "no cgroup hierarchy";
-    // The project's parent must exist (the first container start makes it).
-    mkdir.setup = [env] {
-        std::string cmd = env.bin_dir + "/step05_cgroups --network none true >/dev/null 2>&1";
-        (void)!std::system(cmd.c_str());
-    };
     return {limits, mkdir};
 }
 
