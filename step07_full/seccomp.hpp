@@ -1,0 +1,30 @@
+// seccomp: a BPF filter on system calls, built with libseccomp from the OCI seccomp object.
+//
+// The kernel runs the filter on every system call of the process and its children; the filter
+// can allow, fail with an errno, kill, trap or log. libseccomp turns rules written with syscall
+// names into BPF for each architecture. The filter cannot be removed once installed.
+// See seccomp(2), seccomp_rule_add(3), and Docker's profile in step07_full/profiles/.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "spec.hpp"
+
+namespace seccomp {
+
+// Builds the filter and installs it in the calling process (child side). Names libseccomp does
+// not know on this architecture are skipped (narrated), as runc does. Throws Error.
+void install(const spec::Seccomp& filter);
+
+// Docker's profile format (profiles/docker-default.json: defaultAction, archMap, syscalls with
+// includes/excludes by capability and architecture) -> the OCI seccomp object, for a container
+// holding the capabilities `caps` (names, "CAP_SYS_ADMIN") on architecture `arch` ("amd64").
+nlohmann::json docker_profile_to_oci(const nlohmann::json& profile, const std::vector<std::string>& caps,
+                                     const std::string& arch = "amd64");
+// The profile shipped with the toolkit (compiled in from profiles/docker-default.json).
+const nlohmann::json& docker_default_profile();
+
+}  // namespace seccomp

@@ -1,0 +1,39 @@
+// What keeps a container in, applied last in the container's first process (and in every
+// `exec`): the identity (supplementary groups, gid, uid), the five capability sets,
+// no_new_privs, and the seccomp filter.
+//
+// The order is the whole difficulty (runc's init and bubblewrap comment it at length):
+//   1. prctl(PR_SET_KEEPCAPS, 1): setresuid to a non-root uid would otherwise clear every set
+//   2. drop from the bounding set what is not in it (needs CAP_SETPCAP, so before step 5)
+//   3. setgroups, setresgid, setresuid (needs CAP_SETGID/CAP_SETUID, so before step 5)
+//   4. prctl(PR_SET_NO_NEW_PRIVS, 1) when asked
+//   5. capset: effective, permitted, inheritable; then the ambient set (PR_CAP_AMBIENT_RAISE)
+//   6. seccomp: last, so the runtime's own calls above are not filtered. Without no_new_privs
+//      the kernel wants CAP_SYS_ADMIN to install a filter, which step 5 may have dropped: then
+//      the filter goes in before step 5 and must allow capset (Docker's profile does).
+// See capabilities(7), prctl(2), seccomp(2), seccomp_init(3), and workshop/07-full.md.
+#pragma once
+
+#include <optional>
+
+#include "launcher.hpp"
+#include "spec.hpp"
+
+namespace security {
+
+// Child side, right before execve. Throws Error naming the call that failed.
+void apply(const spec::Process& process, const std::optional<spec::Seccomp>& seccomp);
+
+class Layer : public launch::Layer {
+public:
+    Layer(spec::Process process, std::optional<spec::Seccomp> seccomp)
+        : process_(std::move(process)), seccomp_(std::move(seccomp)) {}
+    const char* name() const override { return "security"; }
+    void before_exec(launch::Context&) override { apply(process_, seccomp_); }
+
+private:
+    spec::Process process_;
+    std::optional<spec::Seccomp> seccomp_;
+};
+
+}  // namespace security
