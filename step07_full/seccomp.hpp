@@ -21,9 +21,13 @@ void install(const spec::Seccomp& filter);
 
 // Docker's profile format (profiles/docker-default.json: defaultAction, archMap, syscalls with
 // includes/excludes by capability and architecture) -> the OCI seccomp object, for a container
-// holding the capabilities `caps` (names, "CAP_SYS_ADMIN") on architecture `arch` ("amd64").
+// holding the capabilities `caps` (names, "CAP_SYS_ADMIN") on architecture `arch` ("amd64", Go's
+// names as Docker writes them). includes.minKernel is compared with `kernel_release` ("6.1.0";
+// "" = this machine's, from uname). A malformed profile throws Error naming the field.
 nlohmann::json docker_profile_to_oci(const nlohmann::json& profile, const std::vector<std::string>& caps,
-                                     const std::string& arch = "amd64");
+                                     const std::string& arch = "amd64", const std::string& kernel_release = "");
+// This machine's architecture as Docker's profiles name it ("amd64" on x86_64, "arm64", ...).
+std::string native_arch();
 // The profile shipped with the toolkit (compiled in from profiles/docker-default.json).
 const nlohmann::json& docker_default_profile();
 

@@ -29,7 +29,8 @@ public:
     Layer(spec::Process process, std::optional<spec::Seccomp> seccomp)
         : process_(std::move(process)), seccomp_(std::move(seccomp)) {}
     const char* name() const override { return "security"; }
-    void before_exec(launch::Context&) override { apply(process_, seccomp_); }
+    // Qualified: std::optional in the arguments would otherwise bring std::apply in by ADL.
+    void before_exec(launch::Context&) override { security::apply(process_, seccomp_); }
 
 private:
     spec::Process process_;
