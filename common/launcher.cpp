@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -95,13 +96,24 @@ struct GoMessage {
     int32_t host_pid;
 };
 
+// Child -> parent. A failure, or (create mode only) "ready" and "detached".
+enum Kind : int32_t { kFailure = 0, kReady = 1, kDetached = 2 };
+
 struct Failure {
+    int32_t kind;
     int32_t exit_status;
-    char text[1020];
+    char text[1016];
 };
+
+void send_kind(int fd, Kind kind) {
+    Failure f{};
+    f.kind = kind;
+    if (::send(fd, &f, sizeof(f), MSG_NOSIGNAL) != sizeof(f)) throw SysError("send(sync socket)", errno);
+}
 
 void send_failure(int fd, const Error& e) {
     Failure f{};
+    f.kind = kFailure;
     f.exit_status = e.exit_status();
     std::string line = e.line();
     std::strncpy(f.text, line.c_str(), sizeof(f.text) - 1);
@@ -115,17 +127,13 @@ struct ChildArgs {
     const std::vector<Layer*>* layers;
     Context* ctx;
     int parent_end;
+    const CreateHooks* create = nullptr;  // create mode: stop at the gate
 };
 
 // Find the command as execvp(3) would, but in the container's PATH, and tell "not found" (127)
-// from "found but not executable" (126).
-[[noreturn]] void exec_command(const Context& ctx) {
-    std::vector<char*> argv, envp;
-    for (auto& a : ctx.argv) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    for (auto& e : ctx.env) envp.push_back(const_cast<char*>(e.c_str()));
-    envp.push_back(nullptr);
-
+// from "found but not executable" (126). Done before execve, in the container's root, so that
+// create() can report a missing command before the container is recorded (as runc does).
+std::string find_command(const Context& ctx) {
     const std::string& cmd = ctx.argv.at(0);
     std::vector<std::string> candidates;
     if (cmd.find('/') != std::string::npos) {
@@ -142,14 +150,32 @@ struct ChildArgs {
             start = end + 1;
         }
     }
-
     int last = ENOENT;
     for (auto& c : candidates) {
-        ::execve(c.c_str(), argv.data(), envp.data());
-        if (errno != ENOENT && errno != ENOTDIR) last = errno;  // remember "found but ..."
+        struct stat st {};
+        if (::stat(c.c_str(), &st) < 0) {
+            if (errno != ENOENT && errno != ENOTDIR) last = errno;
+            continue;
+        }
+        if (S_ISREG(st.st_mode) && ::access(c.c_str(), X_OK) == 0) return c;
+        last = S_ISDIR(st.st_mode) ? EACCES : (errno ? errno : EACCES);  // found, but not runnable
+        if (last == ENOENT) last = EACCES;
     }
     if (last == ENOENT) throw Error("exec " + cmd + ": command not found", exit_code::not_found, ENOENT);
     throw Error("exec " + cmd + ": " + std::strerror(last), exit_code::cannot_execute, last);
+}
+
+[[noreturn]] void exec_command(const Context& ctx, const std::string& path) {
+    std::vector<char*> argv, envp;
+    for (auto& a : ctx.argv) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    for (auto& e : ctx.env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+    ::execve(path.c_str(), argv.data(), envp.data());
+    int err = errno;
+    // A script whose interpreter is missing fails with ENOENT although the script exists.
+    if (err == ENOENT) throw Error("exec " + ctx.argv[0] + ": command not found", exit_code::not_found, err);
+    throw Error("exec " + ctx.argv[0] + ": " + std::strerror(err), exit_code::cannot_execute, err);
 }
 
 int child_main(void* raw) {
@@ -174,13 +200,31 @@ int child_main(void* raw) {
         narrate::set_container_pid(go.host_pid);
 
         for (Layer* l : *a.layers) l->setup_inside(ctx);
+        if (a.create) {
+            std::string path = find_command(ctx);
+            send_kind(ctx.sync_fd, kReady);
+            do n = ::recv(ctx.sync_fd, &go, sizeof(go), 0);  // "commit": we are recorded
+            while (n < 0 && errno == EINTR);
+            if (n != sizeof(go)) ::_exit(exit_code::tool_failed);
+            // From here the container may outlive the tool that made it.
+            ::prctl(PR_SET_PDEATHSIG, 0);
+            send_kind(ctx.sync_fd, kDetached);
+            ::close(ctx.sync_fd);
+            ctx.sync_fd = -1;
+            a.create->gate(ctx);
+            for (Layer* l : *a.layers) l->before_exec(ctx);
+            exec_command(ctx, path);
+        }
         for (Layer* l : *a.layers) l->before_exec(ctx);
-        exec_command(ctx);
+        exec_command(ctx, find_command(ctx));
     } catch (const Error& e) {
-        send_failure(ctx.sync_fd, e);
+        // After create mode's "detached" nobody listens any more: the container's stderr gets it.
+        if (ctx.sync_fd >= 0) send_failure(ctx.sync_fd, e);
+        else narrate::error(e.line());
         ::_exit(e.exit_status());
     } catch (const std::exception& e) {
-        send_failure(ctx.sync_fd, Error(e.what()));
+        if (ctx.sync_fd >= 0) send_failure(ctx.sync_fd, Error(e.what()));
+        else narrate::error(e.what());
         ::_exit(exit_code::tool_failed);
     }
 }
@@ -264,11 +308,43 @@ Context for_command(std::vector<std::string> argv) {
     return ctx;
 }
 
+namespace {
+
+// What run() and create() share: every layer's prepare_host, the clone, every layer's
+// join_child. The child then waits for "go"; `parent_end` is our end of the sync socket.
+void spawn(const std::vector<Layer*>& layers, Context& ctx, ChildArgs& args, pid_t& child, unique_fd& parent_end) {
+    int flags = 0;
+    for (Layer* l : layers) flags |= l->clone_flags();
+    for (Layer* l : layers) {
+        l->prepare_host(ctx);
+        throw_if_interrupted();
+    }
+
+    int sv[2];
+    check(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), "socketpair(AF_UNIX, SOCK_SEQPACKET)");
+    parent_end.reset(sv[0]);
+    unique_fd child_end(sv[1]);
+    ctx.sync_fd = child_end.get();
+
+    args.layers = &layers;
+    args.ctx = &ctx;
+    args.parent_end = parent_end.get();
+    child = clone_child(args, flags);
+    ctx.pid = child;
+    narrate::set_container_pid(child);
+    child_end.reset();  // only the child holds it now: its exec (or exit) gives us EOF
+
+    for (Layer* l : layers) {
+        l->join_child(ctx);
+        throw_if_interrupted();
+    }
+}
+
+}  // namespace
+
 int run(const std::vector<Layer*>& layers, Context ctx) {
     if (ctx.argv.empty()) throw Error("no command given");
     if (ctx.id.empty()) ctx.id = state::new_container_id();
-    int flags = 0;
-    for (Layer* l : layers) flags |= l->clone_flags();
 
     g_child = 0;
     g_pending = 0;
@@ -287,26 +363,9 @@ int run(const std::vector<Layer*>& layers, Context ctx) {
     };
 
     try {
-        for (Layer* l : layers) {
-            l->prepare_host(ctx);
-            throw_if_interrupted();
-        }
-
-        int sv[2];
-        check(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), "socketpair(AF_UNIX, SOCK_SEQPACKET)");
-        unique_fd parent_end(sv[0]), child_end(sv[1]);
-        ctx.sync_fd = child_end.get();
-
-        ChildArgs args{&layers, &ctx, parent_end.get()};
-        child = clone_child(args, flags);
-        ctx.pid = child;
-        narrate::set_container_pid(child);
-        child_end.reset();  // only the child holds it now: its exec (or exit) gives us EOF
-
-        for (Layer* l : layers) {
-            l->join_child(ctx);
-            throw_if_interrupted();
-        }
+        ChildArgs args{};
+        unique_fd parent_end;
+        spawn(layers, ctx, args, child, parent_end);
 
         GoMessage go{static_cast<int32_t>(child)};
         narrate::Op release{"launch", "send(go, pid=" + std::to_string(child) + ")",
@@ -335,6 +394,62 @@ int run(const std::vector<Layer*>& layers, Context ctx) {
         return status_to_exit(status);
     } catch (...) {
         cleanup_all();
+        throw;
+    }
+}
+
+pid_t create(const std::vector<Layer*>& layers, Context& ctx, const CreateHooks& hooks) {
+    if (ctx.argv.empty()) throw Error("no command given");
+    if (ctx.id.empty()) ctx.id = state::new_container_id();
+
+    g_child = 0;
+    g_pending = 0;
+    install_forwarding();
+
+    pid_t child = -1;
+    bool detached = false;
+    auto undo = [&] {
+        if (child > 0 && !detached) {
+            ::kill(child, SIGKILL);
+            wait_for(child);
+        }
+        for (auto it = layers.rbegin(); it != layers.rend(); ++it) (*it)->cleanup(ctx);
+    };
+
+    try {
+        ChildArgs args{};
+        args.create = &hooks;
+        unique_fd parent_end;
+        spawn(layers, ctx, args, child, parent_end);
+
+        GoMessage go{static_cast<int32_t>(child)};
+        narrate::Op release{"launch", "send(go, pid=" + std::to_string(child) + ")",
+                            "the host side is ready: the child sets itself up, then waits for start",
+                            "grep NSpid /proc/{pid}/status"};
+        narrate::before(release);
+        narrate::after(release, "ok");
+        check(::send(parent_end.get(), &go, sizeof(go), MSG_NOSIGNAL), release.call);
+
+        // "ready": every setup_inside is done and the command exists. Or a failure, or EOF (died).
+        Failure msg{};
+        if (!read_failure(parent_end.get(), msg) || msg.kind == kFailure) {
+            int status = wait_for(child);
+            child = -1;
+            if (msg.kind == kFailure && msg.text[0] != '\0') throw Error(msg.text, msg.exit_status);
+            throw Error("the container's init died during setup (status " + std::to_string(status_to_exit(status)) + ")");
+        }
+        hooks.on_ready(ctx);
+        throw_if_interrupted();
+        narrate::Op commit{"launch", "send(commit)", "recorded: the init may now outlive this process", ""};
+        narrate::sys(commit, [&] { return ::send(parent_end.get(), &go, sizeof(go), MSG_NOSIGNAL); });
+        if (!read_failure(parent_end.get(), msg) || msg.kind != kDetached)
+            throw Error("the container's init died before it was detached");
+        detached = true;
+        restore_default_signals();
+        return child;
+    } catch (...) {
+        undo();
+        restore_default_signals();
         throw;
     }
 }

@@ -18,6 +18,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,28 @@ public:
 // it was killed by signal N, 125/126/127 when the tool or the exec failed (the reason is
 // printed as one line on stderr).
 int run(const std::vector<Layer*>& layers, Context ctx);
+
+// The OCI split of run() in two (an engine's `create` then `start`): create() runs the sequence
+// up to the command's execve and stops there.
+//
+//   parent                                     child
+//   prepare_host, clone, join_child, "go" -->  setup_inside (every layer)
+//                                              the command is looked up (127/126 now, not later)
+//   on_ready(ctx): record the container  <---  "ready"
+//   "commit" ------------------------------->  PR_SET_PDEATHSIG cleared: it may outlive us now
+//   return the pid                       <---  "detached"
+//                                              gate(ctx): blocks until `start`
+//                                              before_exec (every layer), execve
+//
+// Until "detached" the child still dies with the tool, and any failure undoes everything as in
+// run(). After it, nothing is cleaned up here: the container's host resources now belong to it,
+// and whoever deletes it undoes them (step07's `delete`). When the caller exits, the child is
+// re-parented to the nearest subreaper (conmon, containerd's shim) or to init.
+struct CreateHooks {
+    std::function<void(Context&)> on_ready;  // parent side; throwing aborts the create
+    std::function<void(Context&)> gate;      // child side; returns when the container may run
+};
+pid_t create(const std::vector<Layer*>& layers, Context& ctx, const CreateHooks& hooks);
 
 // The environment a container starts with unless a layer says otherwise: a fixed PATH,
 // HOME, and TERM passed through from the tool's own environment.
