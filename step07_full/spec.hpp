@@ -208,6 +208,8 @@ std::optional<int> capability_number(const std::string& name);
 std::string capability_name(int number);
 // The highest capability this kernel knows (/proc/sys/kernel/cap_last_cap).
 int last_capability();
+// Tests only: pretend the kernel's last capability is `n` (a negative n: read /proc again).
+void set_last_capability_for_testing(int n);
 
 // `spec` (as `runc spec` does, but Docker's defaults: the 14 capabilities, Docker's seccomp
 // profile, masked and read-only paths, the usual mounts). `args` is the process; with
