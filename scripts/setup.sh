@@ -16,10 +16,16 @@ say() { [ -n "${MINIBOX_QUIET:-}" ] || echo "setup: $*"; }
 #    distribution's archive.
 required="cmake make g++ pkg-config file libcli11-dev libspdlog-dev libfmt-dev libgtest-dev
           busybox-static nlohmann-json3-dev libarchive-dev libssl-dev iproute2 nftables libnftables-dev util-linux procps
-          psmisc"
+          psmisc libseccomp-dev"
 # Used by the tests of later steps when the distribution has them (the cgroup v2 VM test
-# boots Debian's cloud kernel under qemu; step06 imports an OCI layout made by umoci).
-optional="qemu-system-x86 linux-image-cloud-amd64 cpio kmod umoci"
+# boots Debian's cloud kernel under qemu; step06 imports an OCI layout made by umoci; step07's
+# client tests drive the runtime from podman, containerd's ctr and dockerd, and run the same
+# suite on runc and crun for comparison). ccache shares compiled objects between build trees.
+optional="qemu-system-x86 linux-image-cloud-amd64 cpio kmod umoci ccache
+          podman containerd docker.io runc crun skopeo"
+# Packages that ship a system daemon: the tests start their own private instances and must
+# never find (or leave) one running.
+daemons="docker.io containerd"
 
 missing=""
 for p in $required; do
@@ -32,9 +38,33 @@ done
 if [ -n "$missing" ]; then
     say "installing:$missing"
     export DEBIAN_FRONTEND=noninteractive
+    # While installing, policy-rc.d (exit 101: "action forbidden") keeps the maintainer scripts
+    # from starting docker.service or containerd.service; ours only if none is there already.
+    policy=/usr/sbin/policy-rc.d
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\n# minibox setup.sh: no service starts during package installation\nexit 101\n' > "$policy"
+        chmod 755 "$policy"
+        trap 'rm -f "$policy"' EXIT
+    fi
     apt-get update -qq
     # shellcheck disable=SC2086
     apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    [ -e "$policy" ] && grep -q 'minibox setup.sh' "$policy" && rm -f "$policy"
+    # The units stay enabled for the next boot: disable (and stop, should one have started)
+    # those of the daemon packages installed just now. A host without systemd has none.
+    # (docker.io pulls in containerd, so either one means both units.)
+    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+        fresh=""
+        for p in $daemons; do
+            case " $missing " in *" $p "*) fresh=yes ;; esac
+        done
+        if [ -n "$fresh" ]; then
+            say "disabling the system docker/containerd just installed (the tests start private ones)"
+            for unit in docker.service docker.socket containerd.service; do
+                systemctl disable --now "$unit" >/dev/null 2>&1 || true
+            done
+        fi
+    fi
 fi
 
 # 2. Build.
