@@ -21,6 +21,10 @@ std::vector<spec::Device> default_nodes();
 // The access rules every container gets unless the spec says otherwise: runc's default allow
 // list (the default nodes, /dev/pts/*, /dev/ptmx, mknod of any), after a deny-all.
 std::vector<spec::DeviceRule> default_rules();
+// The list the cgroup gets for linux.resources.devices: default_rules() when the spec has none;
+// else the spec's rules followed by the default allow list (as runc appends it), so a spec that
+// only denies everything still leaves the default nodes usable.
+std::vector<spec::DeviceRule> effective_rules(const std::vector<spec::DeviceRule>& from_spec);
 
 // Child side, before pivot_root, with `root` an O_PATH fd of the root filesystem: makes the
 // default nodes and `extra` under its /dev (the dirs made as needed, paths resolved inside the

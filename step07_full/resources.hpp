@@ -12,15 +12,34 @@
 
 #include <sys/types.h>
 
+#include <linux/bpf.h>
+
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "backend.hpp"
 #include "spec.hpp"
 
 namespace resources {
+
+// Where cgroupsPath puts the container, below the root of every hierarchy: "/a/b" stays,
+// "a/b" -> "/minibox/a/b", "" -> "/minibox/<id>", and with `systemd` "slice:prefix:name" ->
+// "/<slice path>/<prefix>-<name>.scope" ("a-b.slice" -> "a.slice/a-b.slice", "-.slice" the
+// root). Throws Error for "..", the root itself, or a malformed systemd form. Pure.
+std::string relative_path(const std::string& cgroups_path, const std::string& id, bool systemd);
+
+// For the unit tests: a layout given instead of detected (a fake tree in a temporary
+// directory), and stand-ins for what only the kernel does.
+struct Fake {
+    cgroup::Host host;
+    std::function<void(const std::string& dir)> on_mkdir;  // make the files the kernel would
+    std::function<void(const std::string& dir, const std::vector<bpf_insn>&)> attach;  // v2 devices
+};
 
 class Container {
 public:
@@ -30,6 +49,10 @@ public:
                           const std::optional<spec::Resources>& res);
     // Reopens the directories a previous `create` recorded (state.json).
     static Container from_dirs(std::vector<std::string> dirs);
+    // The same over a fake tree (unit tests).
+    static Container plan(const Fake& fake, const std::string& cgroups_path, const std::string& id, bool systemd,
+                          const std::optional<spec::Resources>& res);
+    static Container from_dirs(const Fake& fake, std::vector<std::string> dirs);
 
     std::vector<std::string> dirs() const;
     // mkdir, limits, device rules. Cleans up what it made if it fails half-way.
@@ -43,7 +66,9 @@ public:
     void signal_all(int sig) const;           // kill --all
     // Kills what is left, removes the directories (and project parents left empty). Idempotent.
     void destroy();
-    // Counters for `events --stats`/engines: memory usage and peak, cpu time, pids.
+    // Counters for `events --stats`/engines, in the shape of runc's events "data":
+    // {"cpu":{"usage":{"total","user","kernel"}} (ns), "memory":{"usage":{"usage","max","limit"}},
+    //  "pids":{"current","limit"}}; a counter the host does not have is left out.
     nlohmann::json stats() const;
     bool oom_killed() const;
 
