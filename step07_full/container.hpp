@@ -38,6 +38,9 @@ struct State {
     bool systemd_cgroup = false;
     bool own_pid_namespace = true;  // false: the init shares a pid namespace (kill --all needed)
     bool started = false;           // set by `start` (before exec.fifo is gone)
+    // While pid is 0 (being created): the `create` process, "pid:start". Dead = stopped, so a
+    // killed create leaves a record that `delete` (and `list`) can see and clean.
+    std::string creator;
 };
 
 // Valid container ids: 1-1024 characters of [A-Za-z0-9_.+-], not starting with '.' (a path
