@@ -16,7 +16,6 @@
 #include <chrono>
 #include <cstring>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "error.hpp"
@@ -28,36 +27,48 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Writes `text` to the hook's stdin. A hook that exits without reading (many do: they only
-// need their arguments) closes the pipe: write(2) then fails with EPIPE and the kernel sends
-// SIGPIPE, which would kill the runtime. SIGPIPE is blocked around the write and a pending one
-// taken back, so the caller's signal setup is left as it was.
-void write_state(int fd, const std::string& text) {
-    sigset_t pipe_set, old;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    sigset_t pending;
-    sigpending(&pending);
-    bool was_pending = sigismember(&pending, SIGPIPE) == 1;
-
-    size_t done = 0;
-    bool epipe = false;
-    while (done < text.size()) {
-        ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            epipe = errno == EPIPE;
-            break;  // EPIPE: the hook did not want its stdin; EAGAIN: it did not read all of it
+// A hook that exits without reading its stdin (many do: they only need their arguments) closes
+// the pipe: write(2) then fails with EPIPE and the kernel sends SIGPIPE, which would kill the
+// runtime. SIGPIPE is blocked while a hook runs and a SIGPIPE raised meanwhile is taken back,
+// so the caller's signal setup is left as it was.
+class SigpipeGuard {
+public:
+    SigpipeGuard() {
+        sigemptyset(&pipe_);
+        sigaddset(&pipe_, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+        sigset_t pending;
+        sigpending(&pending);
+        was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    }
+    ~SigpipeGuard() {
+        sigset_t pending;
+        sigpending(&pending);
+        if (!was_pending_ && sigismember(&pending, SIGPIPE) == 1) {
+            timespec zero{0, 0};
+            sigtimedwait(&pipe_, nullptr, &zero);
         }
-        done += static_cast<size_t>(n);
+        pthread_sigmask(SIG_SETMASK, &old_, nullptr);
     }
-    if (epipe && !was_pending) {
-        timespec zero{0, 0};
-        sigtimedwait(&pipe_set, nullptr, &zero);
+    SigpipeGuard(const SigpipeGuard&) = delete;
+    SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+
+private:
+    sigset_t pipe_, old_;
+    bool was_pending_ = false;
+};
+
+// The hook's process: killed and reaped if the runtime leaves run_one() by an exception.
+struct Child {
+    pid_t pid = -1;
+    bool reaped = false;
+    ~Child() {
+        if (pid > 0 && !reaped) {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, nullptr, 0);
+        }
     }
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
-}
+};
 
 std::string last_line(std::string text) {
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
@@ -111,6 +122,7 @@ void run_one(const spec::Hook& hook, const std::string& state, const std::string
     unique_fd exec_read(exec_pipe[0]), exec_write(exec_pipe[1]);
 
     std::string name = kind + " hook " + hook.path;
+    SigpipeGuard no_sigpipe;
     pid_t pid = static_cast<pid_t>(narrate::sys(
         {"hooks", "fork() + execve(\"" + describe(hook) + "\")",
          "the engine asked for a " + kind + " hook; it gets the container's state on stdin", ""},
@@ -134,6 +146,7 @@ void run_one(const spec::Hook& hook, const std::string& state, const std::string
         (void)ignored;
         ::_exit(127);
     }
+    Child child{pid};
     in_read.reset();
     err_write.reset();
     exec_write.reset();
@@ -144,54 +157,59 @@ void run_one(const spec::Hook& hook, const std::string& state, const std::string
     } while (got < 0 && errno == EINTR);
     if (got == static_cast<ssize_t>(sizeof exec_errno)) {
         ::waitpid(pid, nullptr, 0);
+        child.reaped = true;
         throw Error(name + " could not be executed: " + std::strerror(exec_errno), exit_code::tool_failed, exec_errno)
             .with_hint(exec_errno == ENOENT ? "the path is on the host, not in the container's root" : "");
     }
 
+    // The state is written as the hook reads it, in the same loop that waits for the exit: a
+    // state larger than the pipe's buffer (64 KiB of annotations) must neither block the
+    // runtime nor be cut short.
     ::fcntl(in_write.get(), F_SETFL, O_NONBLOCK);
-    write_state(in_write.get(), state);
-    in_write.reset();  // end of file for the hook's stdin
-
     ::fcntl(err_read.get(), F_SETFL, O_NONBLOCK);
     unique_fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
 
     const auto deadline = hook.timeout ? Clock::now() + std::chrono::seconds(*hook.timeout) : Clock::time_point::max();
     std::string output;
+    size_t written = 0;
     bool output_open = true;
     int status = 0;
-    bool exited = false, timed_out = false;
-    while (!exited) {
-        int wait_ms = -1;
+    bool timed_out = false;
+    while (!child.reaped) {
+        if (in_write && written == state.size()) in_write.reset();  // end of file for the hook's stdin
+        int wait_ms = pidfd ? -1 : 20;  // without a pidfd, waitpid(WNOHANG) every 20 ms
         if (hook.timeout) {
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
             if (left <= 0) {
                 timed_out = true;
                 break;
             }
-            wait_ms = static_cast<int>(std::min<long long>(left, 60000));
+            wait_ms = wait_ms < 0 ? static_cast<int>(std::min<long long>(left, 60000))
+                                  : static_cast<int>(std::min<long long>(left, wait_ms));
         }
-        if (pidfd) {
-            pollfd fds[2] = {{pidfd.get(), POLLIN, 0}, {output_open ? err_read.get() : -1, POLLIN, 0}};
-            int n = ::poll(fds, 2, wait_ms);
-            if (n < 0 && errno != EINTR) throw SysError("poll(pidfd of " + name + ")", errno);
-            if (n > 0 && (fds[1].revents & (POLLIN | POLLHUP))) output_open = drain(err_read.get(), output);
-            if (n > 0 && (fds[0].revents & POLLIN)) {
-                ::waitpid(pid, &status, 0);
-                exited = true;
+        pollfd fds[3] = {{pidfd ? pidfd.get() : -1, POLLIN, 0},
+                         {output_open ? err_read.get() : -1, POLLIN, 0},
+                         {in_write ? in_write.get() : -1, POLLOUT, 0}};
+        int n = ::poll(fds, 3, wait_ms);
+        if (n < 0 && errno != EINTR) throw SysError("poll(the pidfd and pipes of " + name + ")", errno);
+        if (n > 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) output_open = drain(err_read.get(), output);
+        if (n > 0 && (fds[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
+            ssize_t w = ::write(in_write.get(), state.data() + written, state.size() - written);
+            if (w > 0) {
+                written += static_cast<size_t>(w);
+            } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+                in_write.reset();  // EPIPE: the hook did not want its stdin
+                written = state.size();
             }
-        } else {
-            if (output_open) output_open = drain(err_read.get(), output);
-            pid_t r = ::waitpid(pid, &status, WNOHANG);
-            if (r == pid) {
-                exited = true;
-            } else {
-                std::this_thread::sleep_for(std::chrono::milliseconds(20));
-            }
+        }
+        if (!pidfd || (n > 0 && (fds[0].revents & POLLIN))) {
+            if (::waitpid(pid, &status, pidfd ? 0 : WNOHANG) == pid) child.reaped = true;
         }
     }
     if (timed_out) {
         ::kill(pid, SIGKILL);
         ::waitpid(pid, &status, 0);
+        child.reaped = true;
         narrate::note("hooks", name + ": killed (SIGKILL) after its timeout of " + std::to_string(*hook.timeout) + " s");
         throw Error(name + " timed out after " + std::to_string(*hook.timeout) + " s");
     }
