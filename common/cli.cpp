@@ -15,8 +15,12 @@ void set_action(std::function<int()> action) { g_action = std::move(action); }
 void add_common(CLI::App& app, Common& common) {
     app.add_flag("--explain", common.explain,
                  "print one line per kernel operation: the call, its result and why");
-    app.add_flag("--step", common.step,
-                 "pause before each kernel operation (needs a terminal) and show how to observe it");
+    // A flag with an optional value: `--step` (every layer) or `--step=net,cgroup` (only those;
+    // the other layers are explained). `--step net` would make "net" the command.
+    app.add_flag("--step{all}", common.step_layers,
+                 "pause before each kernel operation (needs a terminal) and show how to observe it "
+                 "from the host; --step=LAYER[,LAYER] pauses only in those layers (uts, pid, mnt, "
+                 "net, cgroup, overlay, image, launch) and explains the rest");
     // Everything from the first word that is not an option on (or after "--") is the command's,
     // options included: `step01_uts ls -l` passes -l to ls.
     app.prefix_command();
@@ -64,6 +68,15 @@ std::optional<int> finish(CLI::App& app, Common& common, bool command_required) 
     if (common.command.empty() && command_required) {
         narrate::error("no command given; usage: " + app.get_name() + " [OPTIONS] [--] COMMAND [ARG...]");
         return exit_code::tool_failed;
+    }
+    common.step = common.step || !common.step_layers.empty();
+    if (common.step) {
+        try {
+            narrate::set_step_layers(common.step_layers);
+        } catch (const Error& e) {
+            narrate::error(e.line());
+            return exit_code::tool_failed;
+        }
     }
     if (common.step && !::isatty(STDIN_FILENO)) {
         narrate::error("--step waits for Enter between operations and needs a terminal on stdin");

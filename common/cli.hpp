@@ -15,10 +15,11 @@ namespace cli {
 struct Common {
     bool explain = false;
     bool step = false;
+    std::string step_layers;  // --step: "all"; --step=net,cgroup: those layers only
     std::vector<std::string> command;
 };
 
-// Adds --explain, --step and the COMMAND [ARG...] positional (everything after the first
+// Adds --explain, --step[=LAYER,...] and the COMMAND [ARG...] positional (everything after the first
 // positional, or after "--", belongs to the command, options included).
 void add_common(CLI::App& app, Common& common);
 

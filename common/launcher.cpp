@@ -73,9 +73,13 @@ public:
         set_foreground(pid);
         given_ = true;
     }
-    ~Terminal() {
+    // Once the container has ended, before cleanup: a --step pause in a layer's cleanup reads
+    // Enter, and a background process group that reads its terminal is stopped by SIGTTIN.
+    void take_back() {
         if (given_) set_foreground(::getpgrp());
+        given_ = false;
     }
+    ~Terminal() { take_back(); }
 
 private:
     static void set_foreground(pid_t pgrp) {
@@ -385,6 +389,7 @@ int run(const std::vector<Layer*>& layers, Context ctx) {
         Failure failure{};
         bool failed = read_failure(parent_end.get(), failure);
         int status = wait_for(child);
+        terminal.take_back();
         cleanup_all();
         if (failed) {
             narrate::error(failure.text);

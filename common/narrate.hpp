@@ -5,7 +5,9 @@
 //   quiet    only the container's own output (the default)
 //   explain  one line per operation: the call, its result, and why it is made
 //   step     before each operation: what is about to happen and a command to run on the host
-//            to observe it; then wait for Enter
+//            to observe it ("host, before:"); then wait for Enter; after it, the result and the
+//            same command again ("host, after:"). --step=net,cgroup pauses in those layers only
+//            and explains the others. Lines are wrapped to the terminal's width.
 // Narration goes to stderr through one spdlog logger per layer ("[uts]", "[pid]", ...).
 #pragma once
 
@@ -22,6 +24,9 @@ namespace narrate {
 enum class Mode { quiet, explain, step };
 
 void set_mode(Mode m);
+// --step=LAYER[,LAYER]: pause only in these layers ("" or "all": every layer). Throws Error
+// naming the known layers for an unknown one.
+void set_step_layers(std::string_view csv);
 Mode mode();
 
 // The container's pid as the host sees it; "{pid}" in an observe command is replaced by it.

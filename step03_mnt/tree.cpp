@@ -30,7 +30,7 @@
 namespace mnt::detail {
 namespace {
 
-const char* kObserve = "findmnt -N {pid}   # or: cat /proc/{pid}/mountinfo";
+const char* kObserve = "findmnt -N {pid}   # the container's mounts, this one included";
 
 std::string quoted(const char* s) { return s ? "\"" + std::string(s) + "\"" : "NULL"; }
 
@@ -153,7 +153,9 @@ void mount_dev(int root, const std::string& rootfs) {
                                   {"random", 1, 8},  {"urandom", 1, 9}, {"tty", 5, 0}};
     int failed = 0;
     narrate::Op op{"mnt", "mknod(\"" + dev + "/{null,zero,full,random,urandom,tty}\", S_IFCHR|0666, makedev(1,3)...)",
-                   "the character devices every program expects", "ls -l /proc/{pid}/root/dev"};
+                   "the character devices every program expects",
+                   // before pivot_root the container's /dev is still under the image's path
+                   "ls -l /proc/{pid}/root" + dev + "   # the six nodes, in the container's own tmpfs"};
     try {
         narrate::sys(op, [&] {
             for (auto& n : kNodes) {
@@ -198,7 +200,7 @@ void mount_dev(int root, const std::string& rootfs) {
                                   {"stdout", "/proc/self/fd/1"},
                                   {"stderr", "/proc/self/fd/2"}};
     narrate::sys({"mnt", "symlink(\"pts/ptmx\", \"" + dev + "/ptmx\"), fd stdin stdout stderr -> /proc/self/fd/...",
-                  "the usual links", "ls -l /proc/{pid}/root/dev"},
+                  "the usual links", "ls -l /proc/{pid}/root" + dev + "   # ptmx, fd, stdin, stdout, stderr"},
                  [&] {
                      for (auto& l : kLinks)
                          if (::symlinkat(l.target, d.get(), l.name) < 0) return -1;

@@ -116,7 +116,7 @@ bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0;
 
 void write_file(const std::string& dir, const std::string& file, const std::string& value, const std::string& why) {
     std::string path = dir + "/" + file;
-    narrate::Op op{"cgroup", "write " + file + " = " + value + "  in " + dir, why, "cat " + path};
+    narrate::Op op{"cgroup", "write(\"" + path + "\", \"" + value + "\")", why, "cat " + path};
     try {
         narrate::sys(op, [&] { return files::write_once(path, value, O_WRONLY | O_TRUNC); });
     } catch (Error& e) {
