@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/utsname.h>
+#include <nftables/libnftables.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -49,6 +50,15 @@ std::string kernel_release() {
 std::string errno_name(int err) {
     const char* name = ::strerrorname_np(err);
     return std::string(name ? name : "errno " + std::to_string(err)) + " (" + std::strerror(err) + ")";
+}
+
+// A probe the kernel refused for lack of privilege says nothing about what the machine offers:
+// the fix is to ask again as root, not to install or rebuild anything.
+CheckResult not_permitted(const std::string& what, int err,
+                          const std::string& meaning = "says nothing about whether the kernel has it") {
+    return CheckResult::fail(what + ": not permitted as uid " + std::to_string(::geteuid()) + ", " + errno_name(err) +
+                                 " (" + meaning + ")",
+                             "run as root: sudo minibox doctor (or, as root, minibox doctor)");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -230,6 +240,7 @@ CheckResult link_kind(const std::string& kind, const std::string& module) {
     if (rc == 0)
         return CheckResult::ok(std::string(kind == "veth" ? "created a veth pair" : "created a bridge") +
                                " in a throwaway network namespace");
+    if (rc == EPERM || rc == EACCES) return not_permitted("cannot try a " + kind + " link", rc);
     return CheckResult::fail(
         "cannot create a " + kind + " link: " + errno_name(rc),
         "modprobe " + module + "   (Ubuntu: apt-get install linux-modules-extra-$(uname -r); /lib/modules/" +
@@ -238,19 +249,23 @@ CheckResult link_kind(const std::string& kind, const std::string& module) {
 
 // ---------------------------------------------------------------------------------------------
 
-std::string find_program(const std::string& name) {
-    for (const char* dir : {"/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/local/bin"}) {
-        std::string path = std::string(dir) + "/" + name;
-        if (::access(path.c_str(), X_OK) == 0) return path;
-    }
-    return "";
-}
-
+// The tools drive nftables through libnftables (no nft or iptables program is run): a context
+// and a harmless command, in a throwaway network namespace so the host's ruleset is not read.
 CheckResult firewall() {
-    std::string nft = find_program("nft"), iptables = find_program("iptables");
-    if (!nft.empty()) return CheckResult::ok("nft at " + nft + (iptables.empty() ? "" : ", iptables at " + iptables));
-    if (!iptables.empty()) return CheckResult::ok("iptables at " + iptables + " (no nft)");
-    return CheckResult::fail("neither nft nor iptables found", "apt-get install nftables");
+    int rc = doctor::in_child([] {
+        if (::unshare(CLONE_NEWNET) != 0) return errno;
+        nft_ctx* ctx = ::nft_ctx_new(NFT_CTX_DEFAULT);
+        if (ctx == nullptr) return ENOMEM;
+        ::nft_ctx_buffer_output(ctx);
+        ::nft_ctx_buffer_error(ctx);
+        int r = ::nft_run_cmd_from_buffer(ctx, "add table inet minibox_doctor");
+        ::nft_ctx_free(ctx);
+        return r == 0 ? 0 : EPROTONOSUPPORT;
+    });
+    if (rc == 0) return CheckResult::ok("libnftables made a table (throwaway network namespace)");
+    if (rc == EPERM || rc == EACCES) return not_permitted("cannot try libnftables", rc);
+    return CheckResult::fail("libnftables could not make a table: " + errno_name(rc),
+                             "a kernel with CONFIG_NF_TABLES (modprobe nf_tables); apt-get install libnftables1");
 }
 
 CheckResult image() {
@@ -258,6 +273,9 @@ CheckResult image() {
     const char* root_env = std::getenv("MINIBOX_ROOT");
     std::string make = std::string(root_env && *root_env ? "MINIBOX_ROOT=" + std::string(root_env) + " " : "") +
                        MINIBOX_SOURCE_DIR + "/scripts/make-image.sh " + MINIBOX_BIN_DIR + "/nsinfo";
+    // An unreadable store is not a missing image (the store is root's, 0700 or under /var/lib).
+    if (::access((rootfs + "/bin/busybox").c_str(), F_OK) != 0 && (errno == EACCES || errno == EPERM))
+        return not_permitted("cannot look into " + rootfs, errno, "the store is root's; the image may well be there");
     if (!exists(rootfs + "/bin/busybox"))
         return CheckResult::fail("no default image: " + rootfs + "/bin/busybox is missing",
                                  make + "   (needs busybox-static)");

@@ -1,7 +1,8 @@
 // The host checks of `minibox doctor`: what the machine must offer before any step runs
 // (root, a recent kernel, the namespace types, user namespaces), and what steps 03-06 will rely
-// on (the propagation of /, the cgroup layout and controllers, overlayfs, veth and bridge, a
-// firewall tool) plus the default image. A step's own checks live with the step.
+// on (the propagation of /, the cgroup layout and controllers, overlayfs, veth and bridge,
+// libnftables) plus the default image. As another user, a probe the kernel refuses says "not
+// permitted, run as root" rather than blaming the machine. A step's own checks live with the step.
 #pragma once
 
 #include <string>

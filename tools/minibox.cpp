@@ -6,12 +6,19 @@
 // Each step contributes its own checks and finders; this file only lists them, one line per
 // step. A new step adds its line where its "// stepNN:" marker is, and links its library in
 // tools/CMakeLists.txt.
+#include <unistd.h>
+
+#include <algorithm>
+#include <dirent.h>
+
+#include <fstream>
 #include <iostream>
 
 #include "cli.hpp"
 #include "cgroup_doctor.hpp"
 #include "doctor.hpp"
 #include "host_checks.hpp"
+#include "image_store.hpp"
 #include "mnt_doctor.hpp"
 #include "narrate.hpp"
 #include "net_doctor.hpp"
@@ -40,6 +47,64 @@ std::vector<doctor::Check> all_checks() {
     return all;
 }
 
+// As another user than root, a step's probe the kernel refuses (EPERM, EACCES) tells nothing
+// about the machine: its fix ("modprobe", "a newer kernel") would be wrong. Such a result says
+// "not permitted, run as root" instead; and a check that could not look at all (forward: the
+// ruleset can only be listed as root) is a warning, not an "ok" it cannot know.
+bool refused(const std::string& detail) {
+    for (const char* s : {"Operation not permitted", "Permission denied", "EPERM", "EACCES"})
+        if (detail.find(s) != std::string::npos) return true;
+    return false;
+}
+
+std::vector<doctor::Check> as_unprivileged(std::vector<doctor::Check> checks) {
+    if (::geteuid() == 0) return checks;
+    const std::string uid = std::to_string(::geteuid());
+    const std::string fix = "run as root: sudo minibox doctor (or, as root, minibox doctor)";
+    for (auto& c : checks) {
+        if (c.name == "root") continue;
+        if (c.name == "forward") {
+            c.run = [uid, fix] {
+                return doctor::CheckResult::warn("not checked: listing the nft ruleset needs root (uid " + uid + ")", fix);
+            };
+            continue;
+        }
+        c.run = [run = c.run, uid, fix] {
+            auto r = run();
+            if (r.status != doctor::Status::ok && refused(r.detail) && r.detail.find("not permitted as uid") == std::string::npos)
+                r = doctor::CheckResult::fail(r.detail + ": not permitted as uid " + uid +
+                                                  " (says nothing about whether the kernel has it)",
+                                              fix);
+            return r;
+        };
+    }
+    return checks;
+}
+
+// step06's --keep leaves a container's directory (its upper layer) for a look from the host;
+// the overlay finder rightly skips it while it is being looked at, but someone must be able to
+// list and remove it: a "kept" line each, removed with --remove like any leftover.
+std::vector<doctor::Leftover> kept_containers() {
+    std::vector<doctor::Leftover> out;
+    image::Store store;
+    DIR* d = ::opendir(store.containers_dir().c_str());
+    if (!d) return out;
+    std::vector<std::string> names;
+    while (dirent* e = ::readdir(d))
+        if (e->d_name[0] != '.') names.push_back(e->d_name);
+    ::closedir(d);
+    std::sort(names.begin(), names.end());
+    for (auto& n : names) {
+        std::string dir = store.containers_dir() + "/" + n;
+        std::ifstream kept(dir + "/kept");
+        std::string image;
+        if (!kept || !std::getline(kept, image)) continue;
+        out.push_back({"kept", dir + " (step06_overlay run --keep of image " + image + "; its changes are in upper/)",
+                       [dir] { doctor::remove_tree(dir); }});
+    }
+    return out;
+}
+
 // Newest step first, as the launcher cleans up in reverse order (an overlay is unmounted before
 // its directories go); the generic run-dir records last, because a step's finder may read a
 // record to learn which host resources it names. Steps 01 and 02 leave nothing on the host.
@@ -47,6 +112,7 @@ std::vector<doctor::Finder> all_finders() {
     std::vector<doctor::Finder> all;
     // step07: append(all, <module>::finders());
     append(all, overlay::finders());  // step06
+    all.push_back(kept_containers);  // step06 --keep
     append(all, cgroup::finders());  // step05
     append(all, net::finders());  // step04
     append(all, mnt::finders());  // step03
@@ -73,7 +139,7 @@ int main(int argc, char** argv) {
 
     return cli::guarded([&] {
         if (doctor_cmd->parsed()) {
-            auto checks = all_checks();
+            auto checks = as_unprivileged(all_checks());
             if (!only.empty()) {
                 std::vector<doctor::Check> chosen;
                 for (auto& name : only) {
