@@ -139,6 +139,7 @@ struct ChildArgs {
 // create() can report a missing command before the container is recorded (as runc does).
 std::string find_command(const Context& ctx) {
     const std::string& cmd = ctx.argv.at(0);
+    if (cmd.empty()) throw Error("exec \"\": command not found (the command name is empty)", exit_code::not_found, ENOENT);
     std::vector<std::string> candidates;
     if (cmd.find('/') != std::string::npos) {
         candidates.push_back(cmd);

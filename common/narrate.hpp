@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "error.hpp"
+#include "fault.hpp"
 
 namespace narrate {
 
@@ -49,7 +50,13 @@ void after(const Op& op, std::string_view result);
 template <class F>
 long sys(const Op& op, F&& f) {
     before(op);
-    long rc = static_cast<long>(f());
+    long rc;
+    if (int injected = fault::inject(op.call)) {  // tests only: see fault.hpp
+        errno = injected;
+        rc = -1;
+    } else {
+        rc = static_cast<long>(f());
+    }
     if (rc == -1) {
         int err = errno;
         after(op, "-1");

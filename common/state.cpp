@@ -75,7 +75,15 @@ std::string Owner::str() const { return std::to_string(pid) + ":" + std::to_stri
 
 bool Owner::alive() const {
     auto now = start_time(pid);
-    return now && *now == start;
+    if (!now || *now != start) return false;
+    // A zombie (state Z, or X while it is reaped) has exited: it holds nothing and undoes
+    // nothing any more, whether or not its parent ever waits for it.
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat;
+    std::getline(f, stat);
+    auto close = stat.rfind(')');
+    char st = close != std::string::npos && close + 2 < stat.size() ? stat[close + 2] : '?';
+    return st != 'Z' && st != 'X';
 }
 
 std::optional<Owner> record_owner(const std::string& path) {

@@ -32,7 +32,8 @@ struct Owner {
     // From "pid:start"; nullopt when malformed.
     static std::optional<Owner> parse(const std::string& text);
     std::string str() const;
-    // True while that very process (same pid, same start time) exists.
+    // True while that very process (same pid, same start time) exists and has not exited (a
+    // zombie, state Z in /proc/PID/stat, is a dead owner).
     bool alive() const;
 };
 

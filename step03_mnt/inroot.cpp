@@ -141,13 +141,20 @@ unique_fd detach(const std::string& host_path, bool read_only) {
     return fd;
 }
 
-void attach(int detached, const std::string& container_path) {
+bool detail::g_root_is_private = false;
+
+bool attach(int detached, const std::string& container_path) {
     auto normal = normalize(container_path);
     if (!normal || *normal == "/") throw Error("attach: bad container path \"" + container_path + "\"");
     struct stat st {};
     if (::fstat(detached, &st) < 0) throw SysError("fstat(detached mount)", errno);
     unique_fd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!root) throw SysError("open(\"/\")", errno);
+    if (!detail::g_root_is_private && !is_under(*normal, "/tmp") &&
+        !resolve_in_root(root.get(), *normal, Create::none).exists) {
+        narrate::warn(*normal + " is not in the image: left out (a run never writes into a shared image)");
+        return false;
+    }
     Resolved target = resolve_in_root(root.get(), *normal, S_ISDIR(st.st_mode) ? Create::dir : Create::file);
     if (target.is_dir != S_ISDIR(st.st_mode))
         throw Error("attach at " + target.path + ": a file and a directory cannot be mounted on each other");
@@ -157,6 +164,7 @@ void attach(int detached, const std::string& container_path) {
                      return ::move_mount(detached, "", target.fd.get(), "",
                                          MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
                  });
+    return true;
 }
 
 }  // namespace mnt

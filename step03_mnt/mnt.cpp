@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "error.hpp"
+#include "fault.hpp"
 #include "narrate.hpp"
 #include "state.hpp"
 #include "tree.hpp"
@@ -41,6 +42,16 @@ std::optional<std::string> normalize(std::string_view path) {
     std::string out;
     for (auto p : parts) out += "/" + std::string(p);
     return out.empty() ? "/" : out;
+}
+
+bool is_under(const std::string& path, const std::string& dir) {
+    return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/');
+}
+
+bool is_kernel_path(const std::string& container_path) {
+    for (const char* k : {"/proc", "/sys", "/dev"})
+        if (is_under(container_path, k)) return true;
+    return false;
 }
 
 std::optional<Volume> parse_volume(std::string_view spec, std::string& why) {
@@ -80,6 +91,11 @@ std::optional<Volume> parse_volume(std::string_view spec, std::string& why) {
     }
     if (*container == "/") {
         why = s + ": cannot mount a volume over the container's /";
+        return std::nullopt;
+    }
+    if (is_kernel_path(*container)) {
+        why = s + ": " + *container + " is where the container's own /proc, /sys or /dev is mounted; a volume "
+                                      "there would hide or replace it";
         return std::nullopt;
     }
     v.container = *container;
@@ -161,9 +177,23 @@ void Layer::prepare_host(launch::Context& ctx) {
     char real[PATH_MAX];
     if (!::realpath(cfg_.rootfs.c_str(), real)) throw SysError("realpath(\"" + cfg_.rootfs + "\")", errno);
     root_ = real;
+    if (root_ == "/")
+        throw Error("rootfs " + cfg_.rootfs + " is the host's own root: its /proc, /sys and /dev are the host's, "
+                    "in use, and a container would run on the host's files")
+            .with_hint("give an image's directory, e.g. the default one (omit --rootfs)");
 
     unique_fd root(::open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!root) throw SysError("open(\"" + root_ + "\", O_PATH|O_DIRECTORY)", errno);
+    if (!cfg_.root_is_private) {
+        // The mount points this layer needs must be in the image: it is never written to.
+        for (const char* d : {"/proc", "/sys", "/dev", "/tmp"}) {
+            Resolved r = resolve_in_root(root.get(), d, Create::none);
+            if (!r.exists || !r.is_dir)
+                throw Error("rootfs " + root_ + " has no directory " + d + " to mount on, and a run never writes "
+                            "into an image (every container shares it)")
+                    .with_hint(std::string("mkdir ") + root_ + d);
+        }
+    }
     for (auto& v : cfg_.volumes) {
         std::string spec = "-v " + v.host + ":" + v.container;
         struct stat hs {};
@@ -175,6 +205,12 @@ void Layer::prepare_host(launch::Context& ctx) {
         } catch (Error& e) {
             throw e.context(spec);
         }
+        if (is_kernel_path(r.path))
+            throw Error(spec + ": resolves to " + r.path + ", where the container's own /proc, /sys or /dev is mounted");
+        if (!r.exists && !cfg_.root_is_private && !is_under(r.path, "/tmp"))
+            throw Error(spec + ": " + r.path + " does not exist in the image, and this step never writes into "
+                        "the image (every container shares it; a container's own layer comes with step06)")
+                .with_hint("mount on a path the image has, or under /tmp (the container's own tmpfs)");
         if (r.exists && r.is_dir != S_ISDIR(hs.st_mode))
             throw Error(spec + ": " + r.path + " is a " + (r.is_dir ? "directory" : "file") + " in the rootfs, " +
                         v.host + " is not");
@@ -196,6 +232,7 @@ void Layer::setup_inside(launch::Context&) {
     // The table of contents. The order matters: private before any mount (or it reaches the
     // host), the root bound before anything is mounted in it, volumes last (a volume may go
     // into /tmp), and the root switched only when the tree is complete.
+    detail::g_root_is_private = cfg_.root_is_private;  // for attach(), called by later layers
     if (cfg_.no_private)
         narrate::note("mnt", "--no-private: skipping mount(NULL, \"/\", NULL, MS_REC|MS_PRIVATE)");
     else
@@ -217,6 +254,7 @@ void Layer::before_exec(launch::Context&) {
 }
 
 void Layer::cleanup(launch::Context&) noexcept {
+    fault::Suspend undo;  // tests: fault injection fails the doing, never the undoing
     if (record_.empty()) return;
     try {
         auto left = detail::unmount_propagated(root_, before_);

@@ -33,6 +33,12 @@ struct Config {
     // an overlay's merged directory) before constructing the Layer; it must exist when this
     // layer's prepare_host runs, so list the layer that makes it before this one.
     std::string rootfs;
+    // The rootfs is this container's alone (step06: the overlay's merged directory, whose
+    // writes land in the container's upper directory), so missing mount points may be made in
+    // it. When false (steps 03-05: one image directory shared by every container) a run never
+    // writes into it: a volume target missing from the image is refused (but under /tmp, the
+    // container's own tmpfs), and so is an image without /proc, /sys, /dev or /tmp.
+    bool root_is_private = false;
     bool read_only = false;       // --read-only: the root file system is mounted MS_RDONLY
     std::vector<Volume> volumes;  // -v, in order; later layers may add their own before run()
     // Teaching toggles: the classic mistakes, on purpose. Both print a warning.
@@ -49,8 +55,9 @@ struct Config {
 void add_options(CLI::App& app, Config& cfg);
 
 // "HOST:CONTAINER[:ro|:rw]" -> Volume; on a bad spec, nullopt and `why` says what is wrong.
-// HOST must exist (it is made absolute); CONTAINER must be absolute and must not climb above
-// "/" with "..". No root needed (unit-tested).
+// HOST must exist (it is made absolute); CONTAINER must be absolute, must not climb above
+// "/" with "..", and must not be /proc, /sys or /dev or under them (the kernel file systems
+// this layer mounts: a volume there would hide or replace them). No root needed (unit-tested).
 std::optional<Volume> parse_volume(std::string_view spec, std::string& why);
 
 // "/a/./b//c/../d" -> "/a/b/d". nullopt when a ".." would climb above "/", or the path is
@@ -95,12 +102,19 @@ Resolved resolve_in_root(int root, std::string_view path, Create create);
 //   setup_inside:  mnt::attach(hosts_.get(), "/etc/hosts");
 //
 // The mount point is made inside the container's root if missing (resolved with
-// resolve_in_root, so the image's symlinks cannot send it elsewhere). The fd travels through
+// resolve_in_root, so the image's symlinks cannot send it elsewhere), but only when the root
+// is the container's own (Config::root_is_private) or the point is under /tmp: in a shared
+// image a missing point is not made, attach() warns and returns false. The fd travels through
 // clone() like any other; closing it (or the tool dying) frees an unattached copy. Call attach
 // from setup_inside, not before_exec: --read-only is applied in this layer's before_exec.
 // (A host path that exists before the run can simply be pushed into Config::volumes.)
 unique_fd detach(const std::string& host_path, bool read_only);
-void attach(int detached, const std::string& container_path);
+bool attach(int detached, const std::string& container_path);
+
+// The kernel file systems this layer mounts itself; no volume goes over or under them.
+bool is_kernel_path(const std::string& container_path);
+// True when `path` (normalized, absolute) is `dir` or below it.
+bool is_under(const std::string& path, const std::string& dir);
 
 // ---------------------------------------------------------------------------------------------
 // The host's mount table, as /proc/PID/mountinfo shows it (proc(5)).

@@ -22,6 +22,9 @@ std::string fd_path(int fd);
 void mount_on(const char* source, const std::string& shown, int target_fd, const char* fstype,
               unsigned long flags, const char* data, const std::string& why);
 
+// The running container's Config::root_is_private (set by Layer::setup_inside, read by attach).
+extern bool g_root_is_private;
+
 // Child side, in order.
 void make_private();                                        // mount("", "/", MS_REC|MS_PRIVATE)
 unique_fd bind_root(const std::string& rootfs);             // rootfs bound onto itself

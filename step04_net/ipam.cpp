@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -39,6 +40,20 @@ std::optional<Subnet> Subnet::parse(const std::string& cidr, std::string* why) {
     if (s.prefix < 8 || s.prefix > 30) return fail("needs a prefix length from 8 to 30");
     uint32_t mask = 0xffffffffu << (32 - s.prefix);
     if ((ntohl(s.network.s_addr) & ~mask) != 0) return fail("has host bits set (write the network address)");
+    // Ranges the kernel routes specially: a bridge there would never carry unicast traffic.
+    static const struct {
+        uint32_t net;
+        int prefix;
+        const char* what;
+    } reserved[] = {
+        {0x00000000u, 8, "is in 0.0.0.0/8 (\"this network\", not routable)"},
+        {0x7f000000u, 8, "is loopback (127.0.0.0/8): it never leaves the host's lo"},
+        {0xa9fe0000u, 16, "is link-local (169.254.0.0/16)"},
+        {0xe0000000u, 4, "is multicast (224.0.0.0/4)"},
+        {0xf0000000u, 4, "is reserved or broadcast (240.0.0.0/4)"},
+    };
+    for (auto& r : reserved)
+        if (overlaps(s, Subnet{in_addr{htonl(r.net)}, r.prefix})) return fail(r.what);
     return s;
 }
 
@@ -46,6 +61,12 @@ std::string Subnet::str() const { return to_string(network) + "/" + std::to_stri
 in_addr Subnet::host(uint32_t n) const { return in_addr{htonl(ntohl(network.s_addr) + n)}; }
 in_addr Subnet::gateway() const { return host(1); }
 uint32_t Subnet::size() const { return 1u << (32 - prefix); }
+bool overlaps(const Subnet& a, const Subnet& b) {
+    int p = std::min(a.prefix, b.prefix);
+    uint32_t mask = p == 0 ? 0 : 0xffffffffu << (32 - p);
+    return (ntohl(a.network.s_addr) & mask) == (ntohl(b.network.s_addr) & mask);
+}
+
 bool Subnet::contains(in_addr a) const {
     uint32_t mask = 0xffffffffu << (32 - prefix);
     return (ntohl(a.s_addr) & mask) == ntohl(network.s_addr);

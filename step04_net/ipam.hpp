@@ -25,7 +25,8 @@ struct Subnet {
     in_addr network{};  // host bits zero
     int prefix = 0;     // 1..30: room for a gateway and at least one container
 
-    // "10.61.0.0/16"; nullopt with `why` set when malformed.
+    // "10.61.0.0/16"; nullopt with `why` set when malformed, or in a range that cannot hold a
+    // bridge's unicast subnet (0/8, loopback, link-local, multicast, 240/4 and broadcast).
     static std::optional<Subnet> parse(const std::string& cidr, std::string* why = nullptr);
     std::string str() const;
     in_addr gateway() const;                 // the first address: the bridge's
@@ -33,6 +34,9 @@ struct Subnet {
     uint32_t size() const;                   // addresses in the subnet, 2^(32-prefix)
     bool contains(in_addr a) const;
 };
+
+// True when the two ranges share an address (one contains the other).
+bool overlaps(const Subnet& a, const Subnet& b);
 
 struct Lease {
     in_addr ip{};

@@ -15,6 +15,7 @@
 
 #include "error.hpp"
 #include "mnt.hpp"
+#include "fault.hpp"
 #include "narrate.hpp"
 #include "netlink.hpp"
 #include "nft.hpp"
@@ -24,6 +25,8 @@ namespace net {
 namespace {
 
 std::string leases_dir(const std::string& bridge) { return bridge_dir(bridge) + "/leases"; }
+
+constexpr const char* kOwnerMark = "minibox";
 
 // A state file's value without its trailing newline.
 std::string read_text(const std::string& path) {
@@ -97,14 +100,80 @@ std::vector<Lease> reap_locked(netlink::Socket& sock, const std::string& bridge,
     return reaped;
 }
 
+// The owner mark on a bridge we just made; the "creating" record is no longer needed after it.
+void label(netlink::Socket& sock, int index, const std::string& bridge) {
+    auto m = netlink::set_alias(index, kOwnerMark);
+    narrate::sys({"net", "RTM_NEWLINK(\"" + bridge + "\", IFLA_IFALIAS=\"" + kOwnerMark + "\")",
+                  "mark the bridge as minibox's: only a bridge with this mark is ever used or removed",
+                  "ip link show " + bridge},
+                 [&] { return sock.request(m); });
+    ::unlink((bridge_dir(bridge) + "/creating").c_str());
+}
+
 Subnet recorded_subnet(const std::string& bridge) {
     std::string text = read_text(bridge_dir(bridge) + "/subnet");
     if (auto s = Subnet::parse(text)) return *s;
     return *Subnet::parse("10.61.0.0/16");  // any: only used to read leases
 }
 
+// A bridge the toolkit made carries the alias "minibox" (see netlink::set_alias). A tool killed
+// between creating the bridge and labelling it leaves run_dir()/.../creating, naming it, behind.
+bool creating_left_by_dead(const std::string& bridge) {
+    auto owner = state::record_owner(bridge_dir(bridge) + "/creating");
+    return owner && !owner->alive();
+}
+
+}  // namespace
+
+bool is_ours(const netlink::Socket::Link& link, const std::string& bridge) {
+    if (link.index == 0 || link.kind != "bridge") return false;
+    return link.alias == kOwnerMark || (link.alias.empty() && creating_left_by_dead(bridge));
+}
+
+void check_usable(const std::string& bridge, const Subnet& subnet) {
+    netlink::Socket sock;
+    auto link = sock.link(bridge);
+    if (link.index > 0 && link.kind != "bridge")
+        throw Error("--bridge " + bridge + ": " + bridge + " is " +
+                    (link.kind.empty() ? std::string("an interface of the host") : "a " + link.kind + " interface") +
+                    ", not a bridge")
+            .with_hint("name a bridge minibox may create, e.g. --bridge minibox1");
+    if (link.index > 0 && !is_ours(link, bridge))
+        throw Error("--bridge " + bridge + ": bridge " + bridge + " exists and is not minibox's (no alias \"" +
+                    kOwnerMark + "\"); minibox only uses and removes bridges it made")
+            .with_hint("pick another --bridge name");
+    if (nft::table_exists(bridge) && !nft::table_is_ours(bridge))
+        throw Error("--bridge " + bridge + ": nft table inet " + bridge + " exists and is not minibox's")
+            .with_hint("pick another --bridge name");
+    if (auto clash = route_clash(subnet, link.index > 0 ? bridge : ""); !clash.empty())
+        throw Error("subnet " + subnet.str() + " overlaps the host's route " + clash)
+            .with_hint("pick a free range with --subnet");
+}
+
+std::string route_clash(const Subnet& subnet, const std::string& own_bridge) {
+    std::ifstream f("/proc/net/route");
+    std::string line;
+    std::getline(f, line);  // the header
+    while (std::getline(f, line)) {
+        std::istringstream in(line);
+        std::string iface, dst, gw, flags, refcnt, use, metric, mask;
+        if (!(in >> iface >> dst >> gw >> flags >> refcnt >> use >> metric >> mask)) continue;
+        // The kernel prints the raw network-order words in hex: read back, they are in_addr.
+        Subnet r;
+        r.network.s_addr = static_cast<uint32_t>(std::stoul(dst, nullptr, 16));
+        uint32_t m = ntohl(static_cast<uint32_t>(std::stoul(mask, nullptr, 16)));
+        while (m & 0x80000000u) ++r.prefix, m <<= 1;
+        if (r.prefix == 0 || iface == own_bridge) continue;  // the default route; our own bridge's
+        if (overlaps(r, subnet)) return r.str() + " on " + iface;
+    }
+    return {};
+}
+
+namespace {
+
 // The bridge, its address, forwarding and its nft table: made on first use, checked after.
 void ensure_bridge(netlink::Socket& sock, const std::string& bridge, const Subnet& subnet) {
+    check_usable(bridge, subnet);  // again, now under the lock
     std::string dir = bridge_dir(bridge);
     Ipam(leases_dir(bridge), subnet);  // makes the directories
     std::string record = read_text(dir + "/subnet");
@@ -115,6 +184,8 @@ void ensure_bridge(netlink::Socket& sock, const std::string& bridge, const Subne
 
     if (index == 0) {
         ::unlink((dir + "/ip_forward.before").c_str());  // from an earlier namespace of this inode
+        // Until the alias is on, this names the bridge as ours (a kill in between).
+        write_text(dir + "/creating", state::Owner::self().str() + "\n");
         auto m = netlink::new_bridge(bridge);
         narrate::sys({"net", "RTM_NEWLINK(\"" + bridge + "\", kind=bridge)",
                       "a virtual switch on the host; every container's veth plugs into it",
@@ -122,6 +193,7 @@ void ensure_bridge(netlink::Socket& sock, const std::string& bridge, const Subne
                      [&] { return sock.request(m); });
         index = sock.link_index(bridge);
         write_text(dir + "/subnet", subnet.str());
+        label(sock, index, bridge);
         in_addr gw = subnet.gateway();
         auto addr = netlink::add_address(index, gw, subnet.prefix);
         narrate::sys({"net", "RTM_NEWADDR(\"" + bridge + "\", " + to_string(gw) + "/" + std::to_string(subnet.prefix) + ")",
@@ -140,8 +212,9 @@ void ensure_bridge(netlink::Socket& sock, const std::string& bridge, const Subne
         // Let packets to 127.0.0.1 that DNAT sent to a container leave through the bridge.
         sysctl("net.ipv4.conf." + bridge + ".route_localnet", "1",
                "127.0.0.1:HOSTPORT may be DNAT'ed onto the bridge (published ports on localhost)");
-    } else if (record.empty()) {
-        write_text(dir + "/subnet", subnet.str());
+    } else {
+        if (record.empty()) write_text(dir + "/subnet", subnet.str());
+        if (sock.link(bridge).alias.empty()) label(sock, index, bridge);  // a kill before the label
     }
     if (!nft::table_exists(bridge)) nft::create_table(bridge, bridge, subnet);
 }
@@ -229,7 +302,7 @@ void add_options(CLI::App& app, Config& cfg) {
 
 std::vector<std::string> dead_files() {
     std::vector<std::string> out;
-    std::string dir = files_dir();
+    std::string dir = state::run_dir() + "/net/files";  // read only: not made here
     DIR* d = ::opendir(dir.c_str());
     if (!d) return out;
     while (dirent* e = ::readdir(d)) {
@@ -273,8 +346,23 @@ std::vector<Lease> reap(const std::string& bridge) {
 }
 
 std::string remove_bridge(const std::string& bridge) {
+    {
+        // Nothing of someone else's is ever removed: check before the lock (no lock file for a
+        // name that is not ours) and again under it.
+        netlink::Socket probe;
+        auto link = probe.link(bridge);
+        if (link.index > 0 && !is_ours(link, bridge))
+            throw Error("--remove-bridge: " + bridge + " is not a bridge minibox made (no alias \"" +
+                        std::string(kOwnerMark) + "\"); refusing to remove it");
+        if (link.index == 0 && !nft::table_is_ours(bridge)) {
+            struct stat st {};
+            if (::stat(bridge_dir(bridge).c_str(), &st) != 0) return "nothing to remove: no bridge " + bridge;
+        }
+    }
     state::Lock lock(lock_name(bridge));
     netlink::Socket sock;
+    if (auto link = sock.link(bridge); link.index > 0 && !is_ours(link, bridge))
+        throw Error("--remove-bridge: " + bridge + " is not a bridge minibox made; refusing to remove it");
     std::string dir = bridge_dir(bridge);
     reap_locked(sock, bridge, recorded_subnet(bridge));
     Ipam ipam(leases_dir(bridge), recorded_subnet(bridge));
@@ -284,7 +372,7 @@ std::string remove_bridge(const std::string& bridge) {
             .with_hint("stop them first (the first holds " + to_string(live.front().ip) + ")");
 
     std::vector<std::string> removed;
-    if (nft::delete_table(bridge)) removed.push_back("table inet " + bridge);
+    if (nft::table_is_ours(bridge) && nft::delete_table(bridge)) removed.push_back("table inet " + bridge);
     if (delete_link_named(sock, bridge, "the bridge goes; the next start makes it again"))
         removed.push_back("bridge " + bridge);
     if (read_text(dir + "/ip_forward.before") == "0") {
@@ -293,6 +381,7 @@ std::string remove_bridge(const std::string& bridge) {
     }
     ::unlink((dir + "/ip_forward.before").c_str());
     ::unlink((dir + "/subnet").c_str());
+    ::unlink((dir + "/creating").c_str());
     ::rmdir(leases_dir(bridge).c_str());
     ::rmdir(dir.c_str());
     ::rmdir(dir.substr(0, dir.rfind('/')).c_str());  // the namespace's directory, when empty
@@ -325,6 +414,8 @@ void Layer::prepare_host(launch::Context& ctx) {
         narrate::note("net", "--network host: no network namespace; the container uses the host's interfaces");
         return;
     }
+    // Whether the bridge may be used is known before anything is made (nothing to undo).
+    if (cfg_.mode == Mode::bridge) check_usable(cfg_.bridge, subnet_);
     reap_files();
     if (cfg_.mode == Mode::bridge) prepare_bridge(ctx);
     prepare_files(ctx);
@@ -352,20 +443,8 @@ void Layer::prepare_bridge(launch::Context& ctx) {
     leased_ = true;
     narrate::note("net", "lease " + to_string(lease_.ip) + " in " + ipam.dir());
 
-    // 5. The veth pair: both ends on the host for now; the peer moves in join_child.
-    peer_ = veth_name("mbp", ctx.id);
-    auto veth = netlink::new_veth(lease_.veth, peer_);
-    veth_made_ = true;  // from here on cleanup deletes it (a no-op if the request failed)
-    narrate::sys({"net", "RTM_NEWLINK(\"" + lease_.veth + "\", kind=veth, peer=\"" + peer_ + "\")",
-                  "a virtual cable: what enters one end leaves the other", "ip link show type veth"},
-                 [&] { return sock.request(veth); });
-    int host_end = sock.link_index(lease_.veth);
-    int bridge = sock.link_index(cfg_.bridge);
-    auto plug = netlink::link_up(host_end, bridge);
-    narrate::sys({"net", "RTM_NEWLINK(\"" + lease_.veth + "\", IFLA_MASTER=\"" + cfg_.bridge + "\", IFF_UP)",
-                  "plug the host end into the bridge", "bridge link show"},
-                 [&] { return sock.request(plug); });
-
+    // 5. The veth pair is made in join_child, once the container's namespace exists: its
+    //    name is in the lease already.
     // 6. Published ports: DNAT to the container's address.
     for (auto& p : cfg_.ports) {
         nft::publish(cfg_.bridge, p, lease_.ip);
@@ -396,13 +475,17 @@ void Layer::join_child(launch::Context& ctx) {
     unique_fd ns(static_cast<int>(check(::open(ns_path.c_str(), O_RDONLY | O_CLOEXEC), "open(\"" + ns_path + "\")")));
 
     if (cfg_.mode == Mode::bridge) {
+        // One message: the host end, up and on the bridge, and its peer made directly inside
+        // the container as eth0. Moving a made link into a namespace waits for the kernel
+        // (an RCU grace period); creating it there does not.
         netlink::Socket host;
-        int peer = host.link_index(peer_);
-        auto move = netlink::move_link(peer, ns.get(), "eth0");
-        narrate::sys({"net", "RTM_NEWLINK(\"" + peer_ + "\", IFLA_NET_NS_FD=" + ns_path + ", IFLA_IFNAME=\"eth0\")",
-                      "the other end of the cable goes into the container, renamed eth0",
-                      "nsenter -t {pid} -n ip link"},
-                     [&] { return host.request(move); });
+        int bridge = host.link_index(cfg_.bridge);
+        auto veth = netlink::new_veth_into(lease_.veth, bridge, ns.get(), "eth0");
+        narrate::sys({"net", "RTM_NEWLINK(\"" + lease_.veth + "\", kind=veth, IFLA_MASTER=\"" + cfg_.bridge +
+                          "\", IFF_UP, peer=\"eth0\" IFLA_NET_NS_FD=" + ns_path + ")",
+                      "a virtual cable: the host end plugged into the bridge, the other end inside the container as eth0",
+                      "bridge link show; nsenter -t {pid} -n ip link"},
+                     [&] { return host.request(veth); });
     }
 
     // The inside is configured from here too, through a socket created in the child's
@@ -439,6 +522,7 @@ void Layer::setup_inside(launch::Context&) {
 }
 
 void Layer::cleanup(launch::Context&) noexcept {
+    fault::Suspend undo;  // tests: fault injection fails the doing, never the undoing
     hosts_.reset();
     hostname_file_.reset();
     if (!files_base_.empty()) {
@@ -448,13 +532,10 @@ void Layer::cleanup(launch::Context&) noexcept {
     try {
         for (auto& p : published_) nft::unpublish(cfg_.bridge, p);
         published_.clear();
-        if (veth_made_) {
-            // Deleting one end deletes the pair. When the container's namespace is already
-            // gone, the kernel has deleted both ends itself.
-            netlink::Socket sock;
-            delete_link_named(sock, lease_.veth, "the container's veth pair goes with it");
-            veth_made_ = false;
-        }
+        // The veth pair is not deleted here: its eth0 end lives in the container's network
+        // namespace, and when that namespace goes (its last process has exited, or was
+        // killed above) the kernel deletes both ends by itself. A RTM_DELLINK would only wait
+        // for that (two RCU grace periods) on every container's exit.
         if (leased_) {
             Ipam(leases_dir(cfg_.bridge), subnet_).release(lease_.ip);
             narrate::note("net", "released lease " + to_string(lease_.ip));

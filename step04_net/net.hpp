@@ -13,6 +13,7 @@
 #include "cli.hpp"
 #include "ipam.hpp"
 #include "launcher.hpp"
+#include "netlink.hpp"
 #include "ports.hpp"
 #include "unique_fd.hpp"
 
@@ -44,6 +45,17 @@ std::string validate_ifname(const std::string& name);
 std::string netns_id();
 std::string bridge_dir(const std::string& bridge);
 
+// Ownership: the toolkit uses and removes only a bridge it made, marked with the alias
+// "minibox" (ip link show NAME: "alias minibox"), and only an nft table with comment "minibox".
+bool is_ours(const netlink::Socket::Link& link, const std::string& bridge);
+// Throws Error (125, one line) unless --bridge/--subnet can be used as they are: BRIDGE absent
+// or a bridge of ours, no foreign nft table inet BRIDGE, the subnet on no route of the host
+// (but the bridge's own). Read only: called before anything is made.
+void check_usable(const std::string& bridge, const Subnet& subnet);
+// "192.168.1.0/24 on eth0": a route of this network namespace that overlaps `subnet`, other
+// than the default route and routes on `own_bridge`; "" when none does.
+std::string route_clash(const Subnet& subnet, const std::string& own_bridge);
+
 // What the host side of one bridge looks like to the tool, for `--remove-bridge`, `minibox
 // doctor` and `minibox cleanup`.
 struct BridgeState {
@@ -71,15 +83,15 @@ public:
     Layer(Config cfg, std::string hostname);
     const char* name() const override { return "net"; }
     int clone_flags() const override;
-    // Bridge: host ports held, lease taken, bridge and rules made on first use, veth pair
-    // created, ports published. All: /etc/hosts and /etc/hostname prepared.
+    // Bridge: host ports held, lease taken, bridge and rules made on first use, ports
+    // published. All: /etc/hosts and /etc/hostname prepared.
     void prepare_host(launch::Context& ctx) override;
-    // The peer end moved into the child's namespace as eth0; address, route, lo up, configured
-    // from here through a netlink socket opened inside that namespace.
+    // The veth pair made with its peer straight in the child's namespace as eth0; address,
+    // route, lo up, configured from here through a netlink socket opened inside that namespace.
     void join_child(launch::Context& ctx) override;
     // Child: /etc/hosts and /etc/hostname attached in the container's root.
     void setup_inside(launch::Context& ctx) override;
-    // Ports, veth, lease: each undone if it was done.
+    // Ports and lease, each undone if it was done; the veth goes with the container's namespace.
     void cleanup(launch::Context& ctx) noexcept override;
 
 private:
@@ -92,8 +104,6 @@ private:
     std::vector<unique_fd> held_ports_;  // bound host ports
     bool leased_ = false;
     Lease lease_;
-    std::string peer_;                   // the container end's name until it becomes eth0
-    bool veth_made_ = false;
     std::vector<PortSpec> published_;
     std::string files_base_;             // run_dir()/net/files/OWNER: .hosts, .hostname
     unique_fd hosts_, hostname_file_;    // detached mounts of the generated files

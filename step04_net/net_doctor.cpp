@@ -46,36 +46,30 @@ std::string describe(const Lease& l) {
     return s;
 }
 
-// The IPv4 routes of this network namespace: {interface, destination, prefix length}.
-struct Route {
-    std::string iface;
-    in_addr dst{};
-    int prefix = 0;
-};
-std::vector<Route> routes() {
-    std::vector<Route> out;
-    std::ifstream f("/proc/net/route");
-    std::string line;
-    std::getline(f, line);  // the header
-    while (std::getline(f, line)) {
-        std::istringstream in(line);
-        std::string iface, dst, gw, flags, refcnt, use, metric, mask;
-        if (!(in >> iface >> dst >> gw >> flags >> refcnt >> use >> metric >> mask)) continue;
-        // The kernel prints the raw network-order words in hex: read back, they are in_addr.
-        Route r;
-        r.iface = iface;
-        r.dst.s_addr = static_cast<uint32_t>(std::stoul(dst, nullptr, 16));
-        uint32_t m = ntohl(static_cast<uint32_t>(std::stoul(mask, nullptr, 16)));
-        while (m & 0x80000000u) ++r.prefix, m <<= 1;
-        out.push_back(r);
+// The network namespaces that exist: those some process (or thread) is in, and those held by a
+// bind mount (ip netns add) seen in this mount namespace. An inode in neither is gone for good:
+// the kernel frees a namespace with its last reference and numbers are not reused while it lives.
+std::set<std::string> live_netns() {
+    std::set<std::string> out;
+    auto add_link = [&](const std::string& path) {
+        char buf[64];
+        ssize_t n = ::readlink(path.c_str(), buf, sizeof buf - 1);
+        if (n <= 0) return;
+        std::string text(buf, static_cast<size_t>(n));  // "net:[4026531840]"
+        if (text.rfind("net:[", 0) == 0) out.insert(text.substr(5, text.size() - 6));
+    };
+    for (auto& pid : entries("/proc")) {
+        if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+        for (auto& tid : entries("/proc/" + pid + "/task")) add_link("/proc/" + pid + "/task/" + tid + "/ns/net");
+    }
+    std::ifstream mi("/proc/self/mountinfo");
+    for (std::string line; std::getline(mi, line);) {
+        auto at = line.find(" net:[");
+        if (at == std::string::npos || line.find(" - nsfs ") == std::string::npos) continue;
+        auto end = line.find(']', at);
+        if (end != std::string::npos) out.insert(line.substr(at + 6, end - at - 6));
     }
     return out;
-}
-
-bool overlap(in_addr a, int pa, in_addr b, int pb) {
-    int p = std::min(pa, pb);
-    uint32_t mask = p == 0 ? 0 : 0xffffffffu << (32 - p);
-    return (ntohl(a.s_addr) & mask) == (ntohl(b.s_addr) & mask);
 }
 
 doctor::CheckResult nat_check() {
@@ -100,13 +94,9 @@ doctor::CheckResult subnet_check() {
     std::string why;
     auto subnet = Subnet::parse(text, &why);
     if (!subnet) return doctor::CheckResult::fail(why, "export MINIBOX_SUBNET=10.61.0.0/16 (or another free range)");
-    for (auto& r : routes()) {
-        if (r.prefix == 0 || r.iface == bridge) continue;  // the default route; our own bridge
-        if (overlap(r.dst, r.prefix, subnet->network, subnet->prefix))
-            return doctor::CheckResult::warn("subnet " + subnet->str() + " overlaps the route " + to_string(r.dst) + "/" +
-                                                 std::to_string(r.prefix) + " on " + r.iface,
-                                             "pick a free range: --subnet CIDR or export MINIBOX_SUBNET=CIDR");
-    }
+    if (auto clash = route_clash(*subnet, bridge); !clash.empty())
+        return doctor::CheckResult::warn("subnet " + subnet->str() + " overlaps the route " + clash + " (starts refuse it)",
+                                         "pick a free range: --subnet CIDR or export MINIBOX_SUBNET=CIDR");
     return doctor::CheckResult::ok("subnet " + subnet->str() + " clashes with no route of this host");
 }
 
@@ -137,8 +127,25 @@ std::vector<doctor::Finder> finders() {
         std::string ours = "ns" + netns_id();
         std::string root = state::run_dir() + "/net";
         std::set<std::string> leased_veths;
+        auto live = live_netns();
+        // The state and lock files of network namespaces that are gone: their bridges, veths
+        // and rules went with them; only the files are left.
         for (auto& ns : entries(root)) {
-            if (ns.rfind("ns", 0) != 0) continue;
+            if (ns.rfind("ns", 0) != 0 || live.count(ns.substr(2))) continue;
+            std::string path = root + "/" + ns;
+            out.push_back({"net-state", path + " (network namespace " + ns.substr(2) + " is gone)",
+                           [path] { doctor::remove_tree(path); }});
+        }
+        for (auto& name : entries(state::run_dir())) {
+            // net-nsINODE-BRIDGE.lock
+            if (name.rfind("net-ns", 0) != 0 || name.size() < 5 || name.substr(name.size() - 5) != ".lock") continue;
+            std::string inode = name.substr(6, name.find('-', 6) - 6);
+            if (live.count(inode)) continue;
+            std::string path = state::run_dir() + "/" + name;
+            out.push_back({"lock", path + " (network namespace " + inode + " is gone)", [path] { ::unlink(path.c_str()); }});
+        }
+        for (auto& ns : entries(root)) {
+            if (ns.rfind("ns", 0) != 0 || !live.count(ns.substr(2))) continue;
             for (auto& bridge : entries(root + "/" + ns)) {
                 std::string dir = root + "/" + ns + "/" + bridge + "/leases";
                 std::set<uint16_t> live_ports;

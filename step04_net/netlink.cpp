@@ -152,6 +152,33 @@ int Socket::link_index(const std::string& name) {
     return index;
 }
 
+Socket::Link Socket::link(const std::string& name) {
+    Message m(RTM_GETLINK, NLM_F_REQUEST | NLM_F_ACK);
+    m.header(link_header(0)).put_string(IFLA_IFNAME, name);
+    Link out;
+    int rc = transact(m, [&](nlmsghdr* h) {
+        if (h->nlmsg_type != RTM_NEWLINK) return;
+        auto* ifi = static_cast<ifinfomsg*>(NLMSG_DATA(h));
+        out.index = ifi->ifi_index;
+        int len = static_cast<int>(IFLA_PAYLOAD(h));
+        for (auto* a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+            auto text = [](rtattr* at) {
+                const char* p = static_cast<const char*>(RTA_DATA(at));
+                return std::string(p, strnlen(p, RTA_PAYLOAD(at)));
+            };
+            if (a->rta_type == IFLA_IFALIAS) out.alias = text(a);
+            if ((a->rta_type & NLA_TYPE_MASK) == IFLA_LINKINFO) {
+                int inner = static_cast<int>(RTA_PAYLOAD(a));
+                for (auto* i = static_cast<rtattr*>(RTA_DATA(a)); RTA_OK(i, inner); i = RTA_NEXT(i, inner))
+                    if (i->rta_type == IFLA_INFO_KIND) out.kind = text(i);
+            }
+        }
+    });
+    if (rc < 0 && errno == ENODEV) return {};
+    if (rc < 0) throw SysError("RTM_GETLINK(\"" + name + "\")", errno);
+    return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The requests
 
@@ -173,6 +200,31 @@ Message new_veth(const std::string& name, const std::string& peer) {
     // The peer is described like a link of its own: an ifinfomsg, then its attributes.
     size_t p = m.begin(VETH_INFO_PEER);
     m.header(link_header(0)).put_string(IFLA_IFNAME, peer);
+    m.end(p);
+    m.end(data);
+    m.end(info);
+    return m;
+}
+
+Message set_alias(int index, const std::string& alias) {
+    Message m(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK);
+    m.header(link_header(index)).put(IFLA_IFALIAS, alias.data(), alias.size());
+    return m;
+}
+
+Message new_veth_into(const std::string& name, int master, int peer_netns_fd, const std::string& peer_name) {
+    Message m(RTM_NEWLINK, kCreate | NLM_F_ACK);
+    // IFF_UP in the creating header and IFLA_MASTER: the kernel brings the new link up and
+    // enslaves it as part of the creation.
+    m.header(link_header(0, IFF_UP, IFF_UP)).put_string(IFLA_IFNAME, name);
+    m.put_u32(IFLA_MASTER, static_cast<uint32_t>(master));
+    size_t info = m.begin(IFLA_LINKINFO);
+    m.put_string(IFLA_INFO_KIND, "veth");
+    size_t data = m.begin(IFLA_INFO_DATA);
+    size_t p = m.begin(VETH_INFO_PEER);
+    // The peer's own ifinfomsg and attributes; IFLA_NET_NS_FD here places the peer only.
+    m.header(link_header(0)).put_string(IFLA_IFNAME, peer_name);
+    m.put_u32(IFLA_NET_NS_FD, static_cast<uint32_t>(peer_netns_fd));
     m.end(p);
     m.end(data);
     m.end(info);

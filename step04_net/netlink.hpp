@@ -65,6 +65,14 @@ public:
     // RTM_GETLINK by name: the interface index, or 0 when there is no such link.
     int link_index(const std::string& name);
 
+    // What RTM_GETLINK tells about one link: enough to decide whether it is ours.
+    struct Link {
+        int index = 0;       // 0: no such link
+        std::string kind;    // IFLA_INFO_KIND: "bridge", "veth", ... ("" for lo, physical NICs)
+        std::string alias;   // IFLA_IFALIAS ("ip link set NAME alias TEXT")
+    };
+    Link link(const std::string& name);
+
 private:
     // Sends `m`, then reads answers until the ACK; `on_reply` sees every other message.
     template <class F>
@@ -76,8 +84,16 @@ private:
 
 // The requests this step sends. Each returns a Message ready for Socket::request().
 Message new_bridge(const std::string& name);
+// IFLA_IFALIAS: a free-text label on a link. The toolkit labels what it creates "minibox" and
+// never deletes or uses a bridge without that label. (The kernel ignores the alias in a
+// creating RTM_NEWLINK, so it is a request of its own.)
+Message set_alias(int index, const std::string& alias);
 // A veth pair: `name` here, `peer` its other end, in this namespace too.
 Message new_veth(const std::string& name, const std::string& peer);
+// A veth pair made in one request: `name` here, up and enslaved to `master`; `peer` created
+// straight in the namespace `peer_netns_fd` refers to, named `peer_name` there. Nothing has to
+// be moved afterwards, and "eth0" never exists on the host.
+Message new_veth_into(const std::string& name, int master, int peer_netns_fd, const std::string& peer_name);
 Message delete_link(int index);
 // Bring a link up (IFF_UP) and, when master > 0, enslave it to that bridge.
 Message link_up(int index, int master = 0);

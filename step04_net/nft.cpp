@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "error.hpp"
+#include "fault.hpp"
 #include "narrate.hpp"
 
 namespace net::nft {
@@ -41,6 +42,7 @@ void run(const std::string& shown, const std::string& commands, const std::strin
          const std::string& observe) {
     narrate::Op op{"net", "nft_run_cmd_from_buffer(\"" + shown + "\")", why, observe};
     narrate::before(op);
+    if (int injected = fault::inject(op.call)) throw SysError(op.call, injected);  // tests only
     Result r = run_quiet(commands);
     narrate::after(op, std::to_string(r.rc));
     if (r.rc != 0) {
@@ -60,6 +62,8 @@ std::string ruleset(const std::string& table, const std::string& bridge, const S
     const std::string net = subnet.str();
     std::ostringstream s;
     s << "table inet " << table << " {\n"
+      // The owner mark: a table without it is someone else's and is never changed or deleted.
+      << "\tcomment \"minibox\"\n"
       << "\tmap tcp_ports {\n"
       << "\t\ttype inet_service : ipv4_addr . inet_service\n"
       << "\t}\n"
@@ -91,6 +95,12 @@ std::string ruleset(const std::string& table, const std::string& bridge, const S
 }
 
 bool table_exists(const std::string& table) { return run_quiet("list table inet " + table).rc == 0; }
+
+bool table_is_ours(const std::string& table) {
+    Result r = run_quiet("list table inet " + table);
+    // The comment is printed on the table's own line right after its opening brace.
+    return r.rc == 0 && r.out.find("\n\tcomment \"minibox\"\n") != std::string::npos;
+}
 
 void create_table(const std::string& table, const std::string& bridge, const Subnet& subnet) {
     run("table inet " + table + " {...}", ruleset(table, bridge, subnet),

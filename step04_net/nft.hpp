@@ -23,6 +23,8 @@ namespace net::nft {
 std::string ruleset(const std::string& table, const std::string& bridge, const Subnet& subnet);
 
 bool table_exists(const std::string& table);
+// The table exists and carries the comment "minibox" that create_table() gives it.
+bool table_is_ours(const std::string& table);
 // Creates the table with ruleset(); throws Error when nftables refuses.
 void create_table(const std::string& table, const std::string& bridge, const Subnet& subnet);
 // Deletes the table and everything in it; false when there was none.

@@ -34,7 +34,9 @@ std::string parse_port(std::string_view text, PortSpec& out) {
     std::string_view ports = text;
     if (auto slash = text.find('/'); slash != std::string_view::npos) {
         std::string_view proto = text.substr(slash + 1);
-        if (proto != "tcp") return "port " + quoted + ": only tcp can be published (udp is an exercise)";
+        if (proto == "udp" || proto == "sctp")
+            return "port " + quoted + ": only tcp can be published (" + std::string(proto) + " is an exercise)";
+        if (proto != "tcp") return "port " + quoted + ": unknown protocol \"" + std::string(proto) + "\" (only tcp)";
         ports = text.substr(0, slash);
     }
     auto colon = ports.find(':');

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "error.hpp"
+#include "fault.hpp"
 #include "narrate.hpp"
 #include "state.hpp"
 
@@ -26,7 +27,8 @@ CLI::Validator checked(F parse, const std::string& what) {
             }
             return "";
         },
-        what);
+        // The description is what --help prints after the type ("SIZE:SIZE"): none here.
+        "", what);
 }
 
 uint64_t parse_memory(const std::string& text) {
@@ -202,6 +204,7 @@ void Layer::stop_threads() noexcept {
 }
 
 void Layer::cleanup(launch::Context&) noexcept {
+    fault::Suspend undo;  // tests: fault injection fails the doing, never the undoing
     stop_threads();
     if (!cg_) return;
     try {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -164,6 +165,7 @@ TEST(Step03Inside, ReadOnlyRootFailsWithEROFSButTmpShmAndVolumesWrite) {
     REQUIRE_ROOT();
     Scratch s;
     ::mkdir((s / "vol").c_str(), 0755);
+    ::mkdir((s.rootfs() + "/vol").c_str(), 0755);  // the mount point, in the image
     auto r = run({kTool, "--rootfs", s.rootfs(), "--read-only", "-v", s / "vol" + ":/vol", "sh", "-c",
                   "touch /etc/x 2>&1; mkdir /newdir 2>&1; "
                   "echo t > /tmp/t && echo tmp-ok; echo s > /dev/shm/s && echo shm-ok; "
@@ -189,6 +191,11 @@ TEST(Step03Inside, VolumesReadAndWriteAsAsked) {
     ::mkdir((s / "ro").c_str(), 0755);
     std::ofstream(s / "ro/hello") << "from the host\n";
     std::ofstream(s / "file") << "a single file\n";
+    // The mount points are in the image (step03 never makes them there: see Step03Image).
+    std::filesystem::create_directories(s.rootfs() + "/data/rw");
+    std::filesystem::create_directories(s.rootfs() + "/data/ro");
+    std::ofstream(s.rootfs() + "/etc/single") << "";
+    auto image = listing(s.rootfs());
     auto r = run({kTool, "--rootfs", s.rootfs(), "-v", s / "rw" + ":/data/rw", "-v", s / "ro" + ":/data/ro:ro",
                   "-v", s / "file" + ":/etc/single:ro", "sh", "-c",
                   "echo written-inside > /data/rw/out && echo rw-ok; cat /data/ro/hello; "
@@ -205,9 +212,74 @@ TEST(Step03Inside, VolumesReadAndWriteAsAsked) {
     EXPECT_EQ(support::read_file(s / "rw/out"), "written-inside\n");
     EXPECT_TRUE(exists(s / "ro/hello"));
     EXPECT_FALSE(exists(s / "ro/x"));
-    // The missing mount points were made inside the image (a file for a file).
-    EXPECT_TRUE(exists(s.rootfs() + "/data/rw"));
-    EXPECT_TRUE(exists(s.rootfs() + "/etc/single"));
+    EXPECT_EQ(listing(s.rootfs()), image) << "the image is not written";
+}
+
+// ---------------------------------------------------------------------------------------------
+// The image is never written: every container of step03 shares it.
+
+TEST(Step03Image, AMissingVolumeTargetIsRefusedAndTheImageStaysAsItWas) {
+    REQUIRE_ROOT();
+    Scratch s;
+    ::mkdir((s / "x").c_str(), 0755);
+    std::ofstream(s / "f") << "f\n";
+    auto image = listing(support::busybox_rootfs());
+    auto mounts = support::host_mounts();
+    for (auto& spec : {s / "x" + ":/mnt", s / "f" + ":/mnt/newdir/f", s / "x" + ":/etc/newdir"}) {
+        auto r = run({kTool, "-v", spec, "true"});
+        EXPECT_EQ(r.status, 125) << spec << ": " << r.err;
+        EXPECT_NE(r.err.find("does not exist in the image, and this step never writes into the image"), std::string::npos)
+            << r.err;
+        EXPECT_EQ(lines(r.err).size(), 1u) << r.err;
+    }
+    // Under /tmp (the container's own tmpfs) a missing point is fine, and made there.
+    auto ok = run({kTool, "-v", s / "x" + ":/tmp/a/b", "ls", "-d", "/tmp/a/b"});
+    EXPECT_EQ(ok.status, 0) << ok.err;
+    EXPECT_EQ(listing(support::busybox_rootfs()), image);
+    EXPECT_FALSE(exists(support::busybox_rootfs() + "/mnt"));
+    EXPECT_HOST_MOUNTS(mounts);
+}
+
+TEST(Step03Image, AnImageWithoutItsMountPointsIsRefusedNotChanged) {
+    REQUIRE_ROOT();
+    Scratch s;
+    std::string rootfs = s.rootfs();
+    ASSERT_EQ(::rmdir((rootfs + "/sys").c_str()), 0);
+    auto image = listing(rootfs);
+    auto r = run({kTool, "--rootfs", rootfs, "true"});
+    EXPECT_EQ(r.status, 125) << r.err;
+    EXPECT_NE(r.err.find("has no directory /sys to mount on"), std::string::npos) << r.err;
+    EXPECT_EQ(listing(rootfs), image);
+}
+
+TEST(Step03Image, VolumesOverTheKernelFileSystemsAreRefused) {
+    REQUIRE_ROOT();
+    Scratch s;
+    ::mkdir((s / "x").c_str(), 0755);
+    std::string rootfs = s.rootfs();
+    ASSERT_EQ(::symlink("proc/sys", (rootfs + "/psys").c_str()), 0);  // through the image's symlink
+    auto image = listing(rootfs);
+    for (std::string target : {"/proc", "/proc/sys", "/sys", "/sys/fs/cgroup", "/dev", "/dev/shm", "/psys"}) {
+        auto r = run({kTool, "--rootfs", rootfs, "-v", s / "x" + ":" + target, "true"});
+        EXPECT_EQ(r.status, 125) << target << ": " << r.err;
+        EXPECT_NE(r.err.find("where the container's own /proc, /sys or /dev is mounted"), std::string::npos) << r.err;
+        EXPECT_EQ(lines(r.err).size(), 1u) << r.err;
+    }
+    for (std::string target : {"/procx", "/device"}) {  // only the paths themselves and below
+        std::filesystem::create_directories(rootfs + target);
+        auto r = run({kTool, "--rootfs", rootfs, "-v", s / "x" + ":" + target, "true"});
+        EXPECT_EQ(r.status, 0) << target << ": " << r.err;
+    }
+}
+
+TEST(Step03Image, TheHostsRootIsRefusedAsAnImage) {
+    REQUIRE_ROOT();
+    auto mounts = support::host_mounts();
+    auto r = run({kTool, "--rootfs", "/", "true"});
+    EXPECT_EQ(r.status, 125) << r.err;
+    EXPECT_NE(r.err.find("is the host's own root"), std::string::npos) << r.err;
+    EXPECT_EQ(lines(r.err).size(), 1u) << r.err;
+    EXPECT_HOST_MOUNTS(mounts);
 }
 
 TEST(Step03Inside, AVolumeMayGoIntoTmp) {
@@ -516,6 +588,7 @@ TEST(Step03Later, ALaterLayerAttachesAHostFileAfterThePivot) {
     auto host = support::host_mounts();
     mnt::Config cfg;
     cfg.rootfs = s.rootfs();
+    cfg.root_is_private = true;  // a copy of this test's own: mount points may be made in it
     cfg.volumes.push_back({s / "out", "/out", false});
     uts::Layer u{{}};
     pid::Layer p{{}};

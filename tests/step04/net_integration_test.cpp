@@ -106,6 +106,9 @@ std::string port_map() { return support::sh("nft list map inet minibox0 tcp_port
 
 // What a leftover-free host looks like after runs: no veth, no lease, no published port.
 void expect_nothing_left(const std::string& when) {
+    // The kernel deletes a container's veth pair with its network namespace, asynchronously
+    // (the tool does not wait for it): give it a moment.
+    for (int i = 0; i < 60 && veth_count() != 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     EXPECT_EQ(veth_count(), 0) << when << "\n" << links();
     EXPECT_EQ(count_leases(), 0) << when;
     EXPECT_EQ(port_map().find("elements"), std::string::npos) << when << "\n" << port_map();
@@ -283,6 +286,7 @@ TEST_F(Step04Outside, NothingLeftAfterAnErrorHalfWay) {
     r = run({tool(), "-p", "18083:80", "-p", "18084:80", "true"});
     EXPECT_EQ(r.status, 125);
     EXPECT_NE(r.err.find("18084"), std::string::npos) << r.err;
+    for (int i = 0; i < 60 && veth_count() != 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     EXPECT_EQ(veth_count(), 0) << links();
     EXPECT_EQ(count_leases(), 0);
     EXPECT_EQ(port_map().find("18083"), std::string::npos) << port_map();
@@ -339,8 +343,8 @@ TEST_F(Step04Outside, TenConcurrentStartsGetTenDistinctAddresses) {
     std::vector<std::unique_ptr<support::Background>> boxes;
     for (int i = 0; i < 10; ++i)
         boxes.push_back(std::make_unique<support::Background>(std::vector<std::string>{
-            tool(), "-v", sync + ":/sync", "sh", "-c",
-            "ip -4 -o addr show eth0; while [ ! -e /sync/go ]; do sleep 0.05; done"}));
+            tool(), "-v", sync + ":/tmp/sync", "sh", "-c",
+            "ip -4 -o addr show eth0; while [ ! -e /tmp/sync/go ]; do sleep 0.05; done"}));
     std::set<std::string> ips;
     for (auto& b : boxes) {
         std::string ip = address_in(b->wait_for_line("inet ", std::chrono::seconds(30)));
@@ -430,6 +434,139 @@ TEST_F(Step04Remove, RemoveBridgeRefusesWhileInUseThenRemovesEverything) {
     EXPECT_EQ(support::sh("nft list tables").out, "");
     EXPECT_EQ(support::read_file("/proc/sys/net/ipv4/ip_forward"), "0\n");
     EXPECT_EQ(run({tool(), "--remove-bridge"}).out, "nothing to remove: no bridge minibox0\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Only what is ours: a bridge, a veth or an nft table of the user's is never used nor removed
+
+class Step04Foreign : public Step04 {};
+
+// What the tool may have made on the host for a bridge name: its nft table, its run-dir state.
+void expect_nothing_made_for(const std::string& name) {
+    EXPECT_EQ(support::sh("nft list tables").out.find("inet " + name + "\n"), std::string::npos)
+        << support::sh("nft list tables").out;
+    std::error_code ec;
+    for (auto& e : std::filesystem::recursive_directory_iterator(g_host.run_dir(), ec))
+        EXPECT_EQ(e.path().string().find(name), std::string::npos) << "state left: " << e.path();
+}
+
+TEST_F(Step04Foreign, RemoveBridgeRefusesTheUsersBridgeAndVeth) {
+    REQUIRE_ROOT();
+    ASSERT_EQ(support::sh("ip link add ubr0 type bridge && ip link add uv0 type veth peer name uv1").status, 0);
+    for (const char* name : {"ubr0", "uv0", "lo"}) {
+        auto r = run({tool(), "--bridge", name, "--remove-bridge"});
+        EXPECT_EQ(r.status, 125) << name << ": " << r.out << r.err;
+        EXPECT_NE(r.err.find("not a bridge minibox made"), std::string::npos) << r.err;
+        EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+        EXPECT_EQ(r.out, "");
+    }
+    EXPECT_NE(links().find(": ubr0:"), std::string::npos) << "the user's bridge is still there\n" << links();
+    EXPECT_NE(links().find(": uv0@uv1:"), std::string::npos) << links();
+    EXPECT_NE(links().find(": uv1@uv0:"), std::string::npos) << links();
+    expect_nothing_made_for("ubr0");
+    expect_nothing_made_for("uv0");
+}
+
+TEST_F(Step04Foreign, RunRefusesAnInterfaceThatIsNotAnOwnBridge) {
+    REQUIRE_ROOT();
+    ASSERT_EQ(support::sh("ip link add ubr0 type bridge && ip link add uv0 type veth peer name uv1").status, 0);
+    expect_refused({tool(), "--bridge", "uv0", "true"}, "uv0 is a veth interface, not a bridge");
+    expect_refused({tool(), "--bridge", "lo", "true"}, "lo is an interface of the host, not a bridge");
+    expect_refused({tool(), "--bridge", "ubr0", "true"}, "bridge ubr0 exists and is not minibox's");
+    expect_nothing_made_for("uv0");
+    expect_nothing_made_for("lo");
+    expect_nothing_made_for("ubr0");
+    EXPECT_EQ(support::sh("ip -4 -o addr show ubr0").out, "") << "no gateway address put on the user's bridge";
+    EXPECT_EQ(veth_count(), 0);
+}
+
+TEST_F(Step04Foreign, RunRefusesAForeignNftTableOfTheBridgesName) {
+    REQUIRE_ROOT();
+    ASSERT_EQ(support::sh("nft add table inet mbt1").status, 0);
+    expect_refused({tool(), "--bridge", "mbt1", "true"}, "nft table inet mbt1 exists and is not minibox's");
+    EXPECT_EQ(links().find("mbt1"), std::string::npos) << "no bridge made";
+    auto r = run({tool(), "--bridge", "mbt1", "--remove-bridge"});
+    EXPECT_EQ(r.out, "nothing to remove: no bridge mbt1\n") << r.err;
+    EXPECT_EQ(support::sh("nft list table inet mbt1").status, 0) << "the user's table stays";
+}
+
+TEST_F(Step04Foreign, OwnBridgeIsMarkedAndRemovable) {
+    REQUIRE_ROOT();
+    auto r = run({tool(), "--bridge", "mbt2", "--subnet", "10.63.0.0/24", "true"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(support::sh("ip link show mbt2").out.find("alias minibox"), std::string::npos)
+        << support::sh("ip link show mbt2").out;
+    EXPECT_NE(support::sh("nft list table inet mbt2").out.find("comment \"minibox\""), std::string::npos);
+    // A second start uses it again; then it can be removed.
+    EXPECT_EQ(run({tool(), "--bridge", "mbt2", "--subnet", "10.63.0.0/24", "true"}).status, 0);
+    auto rm = run({tool(), "--bridge", "mbt2", "--remove-bridge"});
+    EXPECT_EQ(rm.status, 0) << rm.err;
+    EXPECT_EQ(rm.out, "removed table inet mbt2, bridge mbt2, net.ipv4.ip_forward back to 0\n");
+    EXPECT_EQ(links().find("mbt2"), std::string::npos);
+}
+
+TEST_F(Step04Foreign, BadSubnetsAreRefusedBeforeAnythingIsMade) {
+    REQUIRE_ROOT();
+    const std::vector<std::pair<std::string, std::string>> bad = {
+        {"224.0.0.0/24", "multicast"},      {"239.1.0.0/16", "multicast"}, {"127.0.0.0/8", "loopback"},
+        {"127.5.0.0/16", "loopback"},       {"169.254.0.0/16", "link-local"}, {"255.255.255.0/24", "broadcast"},
+        {"240.0.0.0/8", "reserved"},        {"0.0.0.0/8", "0.0.0.0/8"},
+    };
+    for (auto& [subnet, why] : bad) expect_refused({tool(), "--bridge", "mbt3", "--subnet", subnet, "true"}, why);
+    // A route of the host: an interface (one end of a veth pair) with 192.168.77.0/24 on it.
+    ASSERT_EQ(support::sh("ip link add ud0 type veth peer name ud1 && ip addr add 192.168.77.1/24 dev ud0 && ip link set ud0 up").status, 0);
+    expect_refused({tool(), "--bridge", "mbt3", "--subnet", "192.168.0.0/16", "true"},
+                   "overlaps the host's route 192.168.77.0/24 on ud0");
+    expect_refused({tool(), "--bridge", "mbt3", "--subnet", "192.168.77.128/25", "true"}, "overlaps the host's route");
+    EXPECT_EQ(links().find("mbt3"), std::string::npos) << links();
+    expect_nothing_made_for("mbt3");
+    // Our own bridge's route is no clash: a second start on it works.
+    EXPECT_EQ(run({tool(), "--bridge", "mbt3", "--subnet", "10.64.0.0/24", "true"}).status, 0);
+    auto again = run({tool(), "--bridge", "mbt3", "--subnet", "10.64.0.0/24", "true"});
+    EXPECT_EQ(again.status, 0) << again.err;
+}
+
+TEST_F(Step04Foreign, ABridgeLeftUnlabelledByAKilledToolIsStillOurs) {
+    REQUIRE_ROOT();
+    // A tool killed between RTM_NEWLINK and the alias: its "creating" record names the bridge.
+    std::string ns = support::ns_link(0, "net");
+    std::string dir = g_host.run_dir() + "/net/ns" + ns.substr(5, ns.size() - 6) + "/mbt4";
+    std::filesystem::create_directories(dir);
+    ASSERT_EQ(support::sh("ip link add mbt4 type bridge && echo 999999:1 > " + dir + "/creating").status, 0);
+    auto r = run({tool(), "--bridge", "mbt4", "--subnet", "10.65.0.0/24", "true"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(support::sh("ip link show mbt4").out.find("alias minibox"), std::string::npos);
+    EXPECT_FALSE(std::filesystem::exists(dir + "/creating"));
+}
+
+// A netns that is gone leaves its state and lock files: cleanup lists and removes them.
+TEST_F(Step04Outside, CleanupRemovesStateOfNetworkNamespacesThatAreGone) {
+    REQUIRE_ROOT();
+    std::string run_dir = g_host.run_dir();
+    // A child in a namespace of its own starts a container there, then the namespace goes.
+    auto r = support::sh("unshare -n sh -c 'ip link set lo up; " + tool() + " true'");
+    ASSERT_EQ(r.status, 0) << r.err;
+    int ns_dirs = 0, locks = 0;
+    for (auto& e : std::filesystem::directory_iterator(run_dir + "/net"))
+        if (e.path().filename().string().rfind("ns", 0) == 0) ++ns_dirs;
+    for (auto& e : std::filesystem::directory_iterator(run_dir))
+        if (e.path().filename().string().rfind("net-ns", 0) == 0) ++locks;
+    ASSERT_EQ(ns_dirs, 1);
+    ASSERT_EQ(locks, 1);
+    auto list = run({bin("minibox"), "cleanup"});
+    EXPECT_NE(list.out.find("net-state " + run_dir + "/net/ns"), std::string::npos) << list.out;
+    EXPECT_NE(list.out.find("lock " + run_dir + "/net-ns"), std::string::npos) << list.out;
+    EXPECT_NE(list.out.find("is gone"), std::string::npos) << list.out;
+    auto rm = run({bin("minibox"), "cleanup", "--remove"});
+    EXPECT_EQ(rm.status, 0) << rm.err;
+    for (auto& e : std::filesystem::directory_iterator(run_dir + "/net"))
+        EXPECT_NE(e.path().filename().string().rfind("ns", 0), 0u) << e.path();
+    for (auto& e : std::filesystem::directory_iterator(run_dir))
+        EXPECT_NE(e.path().filename().string().rfind("net-ns", 0), 0u) << e.path();
+    // (Other steps' finders look at machine-wide places, cgroups: only step04's lines count here.)
+    auto after = run({bin("minibox"), "cleanup"}).out;
+    EXPECT_EQ(after.find("net-state "), std::string::npos) << after;
+    EXPECT_EQ(after.find("lock "), std::string::npos) << after;
 }
 
 }  // namespace

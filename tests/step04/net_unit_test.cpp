@@ -397,4 +397,75 @@ TEST(Step04Cli, CrossChecksBeforeAnythingIsMade) {
     EXPECT_NE(net::validate_ifname("a b"), "");
 }
 
+TEST(Step04Subnet, RangesThatCannotHoldABridgeAreRefused) {
+    const std::vector<std::pair<std::string, std::string>> bad = {
+        {"224.0.0.0/24", "multicast"},   {"239.255.0.0/16", "multicast"}, {"127.0.0.0/8", "loopback"},
+        {"127.1.2.0/24", "loopback"},    {"169.254.0.0/16", "link-local"}, {"169.254.3.0/24", "link-local"},
+        {"255.255.255.0/24", "broadcast"}, {"240.0.0.0/8", "reserved"},   {"0.0.0.0/8", "0.0.0.0/8"},
+    };
+    for (auto& [cidr, why] : bad) {
+        std::string got;
+        EXPECT_FALSE(net::Subnet::parse(cidr, &got)) << cidr;
+        EXPECT_NE(got.find(why), std::string::npos) << cidr << ": " << got;
+    }
+    for (const char* good : {"10.61.0.0/16", "172.16.0.0/12", "192.168.5.0/24", "100.64.0.0/10", "126.0.0.0/8"})
+        EXPECT_TRUE(net::Subnet::parse(good)) << good;
+}
+
+TEST(Step04Subnet, Overlaps) {
+    auto a = *net::Subnet::parse("10.61.0.0/16");
+    EXPECT_TRUE(net::overlaps(a, *net::Subnet::parse("10.61.7.0/24")));
+    EXPECT_TRUE(net::overlaps(*net::Subnet::parse("10.0.0.0/8"), a));
+    EXPECT_FALSE(net::overlaps(a, *net::Subnet::parse("10.62.0.0/16")));
+}
+
+TEST(Step04Ports, AnUnknownProtocolIsNamed) {
+    PortSpec p;
+    EXPECT_NE(net::parse_port("80:80/tcp/x", p).find("unknown protocol \"tcp/x\""), std::string::npos);
+    EXPECT_NE(net::parse_port("80:80/udp", p).find("only tcp can be published (udp is an exercise)"), std::string::npos);
+}
+
+// The veth request that makes the peer inside the container: IFF_UP and IFLA_MASTER on the
+// host end, and IFLA_NET_NS_FD inside VETH_INFO_PEER (not at the top, which would move the
+// host end).
+TEST(Step04Netlink, NewVethIntoPlacesOnlyThePeerInTheNamespace) {
+    auto m = netlink::new_veth_into("mbv1", 7, 42, "eth0");
+    auto b = m.bytes();
+    auto* h = reinterpret_cast<const nlmsghdr*>(b.data());
+    EXPECT_EQ(h->nlmsg_type, RTM_NEWLINK);
+    EXPECT_EQ(h->nlmsg_flags & (NLM_F_CREATE | NLM_F_EXCL), NLM_F_CREATE | NLM_F_EXCL);
+    auto* ifi = reinterpret_cast<const ifinfomsg*>(NLMSG_DATA(h));
+    EXPECT_EQ(ifi->ifi_flags & IFF_UP, static_cast<unsigned>(IFF_UP));
+    int len = static_cast<int>(IFLA_PAYLOAD(h));
+    bool master = false, top_ns = false, peer_ns = false, peer_name = false;
+    for (auto* a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+        if (a->rta_type == IFLA_MASTER) master = *static_cast<const uint32_t*>(RTA_DATA(a)) == 7;
+        if (a->rta_type == IFLA_NET_NS_FD) top_ns = true;
+        if (a->rta_type != IFLA_LINKINFO) continue;
+        int l1 = static_cast<int>(RTA_PAYLOAD(a));
+        for (auto* i = static_cast<const rtattr*>(RTA_DATA(a)); RTA_OK(i, l1); i = RTA_NEXT(i, l1)) {
+            if (i->rta_type != IFLA_INFO_DATA) continue;
+            int l2 = static_cast<int>(RTA_PAYLOAD(i));
+            for (auto* p = static_cast<const rtattr*>(RTA_DATA(i)); RTA_OK(p, l2); p = RTA_NEXT(p, l2)) {
+                if (p->rta_type != VETH_INFO_PEER) continue;
+                int l3 = static_cast<int>(RTA_PAYLOAD(p)) - static_cast<int>(sizeof(ifinfomsg));
+                auto* pa = reinterpret_cast<const rtattr*>(static_cast<const char*>(RTA_DATA(p)) + sizeof(ifinfomsg));
+                for (; RTA_OK(pa, l3); pa = RTA_NEXT(pa, l3)) {
+                    if (pa->rta_type == IFLA_NET_NS_FD) peer_ns = *static_cast<const uint32_t*>(RTA_DATA(pa)) == 42;
+                    if (pa->rta_type == IFLA_IFNAME) peer_name = std::string(static_cast<const char*>(RTA_DATA(pa))) == "eth0";
+                }
+            }
+        }
+    }
+    EXPECT_TRUE(master);
+    EXPECT_FALSE(top_ns);
+    EXPECT_TRUE(peer_ns);
+    EXPECT_TRUE(peer_name);
+}
+
+TEST(Step04Nft, TheTableCarriesTheOwnerMark) {
+    auto text = net::nft::ruleset("minibox0", "minibox0", *net::Subnet::parse("10.61.0.0/16"));
+    EXPECT_EQ(text.find("table inet minibox0 {\n\tcomment \"minibox\"\n"), 0u) << text;
+}
+
 }  // namespace
