@@ -113,7 +113,8 @@ std::vector<std::string> reap_imports(const Store& store) {
     return removed;
 }
 
-ImportResult import_image(const Store& store, const std::string& source, const std::string& name, bool progress) {
+ImportResult import_image(const Store& store, const std::string& source, const std::string& name, bool progress,
+                          std::uint64_t max_size) {
     // Every input is checked before anything is made in the store.
     std::string why;
     if (!valid_name(name, why)) throw Error(why);
@@ -131,6 +132,7 @@ ImportResult import_image(const Store& store, const std::string& source, const s
     narrate::note("image", "unpacking into " + staging.dir() + ", renamed to " + name + " when complete");
     Progress bar(progress);
     ImportResult result;
+    std::uint64_t apparent = 0;  // what the layers so far count against max_size
     nlohmann::json desc;
     desc["layers"] = nlohmann::json::array();
     std::vector<std::string> archives;
@@ -151,6 +153,7 @@ ImportResult import_image(const Store& store, const std::string& source, const s
         if (::mkdir(layer.c_str(), 0755) < 0) throw SysError("mkdir(\"" + layer + "\")", errno);
         UnpackOptions opts;
         opts.whiteouts = i > 0;
+        if (max_size) opts.max_bytes = max_size > apparent ? max_size - apparent : 1;  // shared by the layers
         bar.layer(i, archives.size());
         UnpackStats base{result.bytes, result.entries};
         opts.progress = [&](const UnpackStats& s) { bar.update({base.bytes + s.bytes, base.entries + s.entries}); };
@@ -164,6 +167,7 @@ ImportResult import_image(const Store& store, const std::string& source, const s
         }
         result.bytes += s.bytes;
         result.entries += s.entries;
+        apparent += s.apparent;
         desc["layers"].push_back(rel);
         narrate::note("image", rel + ": " + std::to_string(s.entries) + " entries, " + human_size(s.bytes));
     }

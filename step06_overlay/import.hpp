@@ -22,7 +22,11 @@ struct ImportResult {
 // Throws Error (exit 125), the store unchanged, for: an invalid or taken NAME, a missing or
 // unreadable SOURCE, a corrupt or malicious archive, an OCI layout with a missing blob or a
 // mismatching digest. `progress`: show bytes/entries on stderr (only when it is a terminal).
-ImportResult import_image(const Store& store, const std::string& source, const std::string& name, bool progress);
+// `max_size`: the most the image's files may add up to, apparent size (see
+// UnpackOptions::max_bytes); 0 for no limit.
+inline constexpr std::uint64_t kDefaultMaxSize = 4ULL << 30;  // 4 GiB
+ImportResult import_image(const Store& store, const std::string& source, const std::string& name, bool progress,
+                          std::uint64_t max_size = kDefaultMaxSize);
 
 // Removes the temporary import directories whose importer is dead; returns what was removed.
 std::vector<std::string> reap_imports(const Store& store);

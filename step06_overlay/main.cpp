@@ -18,6 +18,7 @@
 #include "cli.hpp"
 #include "image_store.hpp"
 #include "import.hpp"
+#include "limits.hpp"
 #include "launcher.hpp"
 #include "mnt.hpp"
 #include "net.hpp"
@@ -90,6 +91,20 @@ int main(int argc, char** argv) {
     CLI::App* import = images->add_subcommand("import", "import a tarball (docker export) or an OCI image layout");
     import->add_option("SOURCE", source, "a tar file (plain or compressed) or an OCI layout directory")->required();
     import->add_option("NAME", name, "the new image's name")->required()->check(check_name);
+    std::uint64_t max_size = image::kDefaultMaxSize;
+    import->add_option_function<std::string>(
+              "--max-size", [&max_size](const std::string& s) { max_size = s == "0" ? 0 : cgroup::parse_size(s); },
+              "refuse an image whose files add up to more than SIZE (apparent size; default 4g; 0: no limit)")
+        ->type_name("SIZE")
+        ->check([](const std::string& s) -> std::string {
+            if (s == "0") return {};
+            try {
+                cgroup::parse_size(s);
+            } catch (const Error& e) {
+                return "--max-size: " + e.message();
+            }
+            return {};
+        });
     CLI::App* rm = images->add_subcommand("rm", "remove an image (refused while a container uses it)");
     rm->add_option("NAME", name, "the image to remove")->required();
 
@@ -99,7 +114,7 @@ int main(int argc, char** argv) {
     if (ls->parsed()) return cli::guarded(image_ls);
     if (import->parsed())
         return cli::guarded([&] {
-            auto r = image::import_image(image::Store(), source, name, true);
+            auto r = image::import_image(image::Store(), source, name, true, max_size);
             std::printf("imported %s: %zu layer%s, %s in %llu entries\n", name.c_str(), r.image.layers.size(),
                         r.image.layers.size() == 1 ? "" : "s", image::human_size(r.bytes).c_str(),
                         static_cast<unsigned long long>(r.entries));
@@ -127,6 +142,7 @@ int main(int argc, char** argv) {
         // The overlay comes first: its merged directory is the root every later layer builds on.
         overlay::Layer overlay_layer{overlay_cfg, img, store, ctx.id};
         mnt_cfg.rootfs = overlay_layer.merged();
+        mnt_cfg.root_is_private = true;  // mount points go to the container's upper directory
         uts::Layer uts_layer{uts_cfg};
         pid::Layer pid_layer{pid_cfg};
         mnt::Layer mnt_layer{mnt_cfg};

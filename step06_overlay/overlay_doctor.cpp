@@ -74,7 +74,7 @@ std::vector<doctor::Finder> finders() {
             std::string dir = l.dir;
             bool mounted = l.mounted;
             out.push_back({"overlay",
-                           dir + (mounted ? " (with its overlay mount" : " (") + "; its owner " +
+                           dir + (mounted ? " (with its overlay mount; its owner " : " (its owner ") +
                                (l.owner.empty() ? std::string("never recorded") : l.owner) + " is gone)",
                            [dir, mounted] {
                                if (mounted && ::umount2((dir + "/merged").c_str(), MNT_DETACH) < 0 && errno != EINVAL)

@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -213,9 +214,52 @@ private:
         if (archive_entry_mtime_is_set(e)) t[1] = {archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
     }
 
+    // Refuses (before writing) a file that takes the total past UnpackOptions::max_bytes.
+    void check_cap(const std::string& shown, std::uint64_t file_size) const {
+        if (opts_.max_bytes && stats_.apparent + file_size > opts_.max_bytes)
+            throw Error("refused: entry \"" + shown + "\" takes the unpacked size past the limit of " +
+                        std::to_string(opts_.max_bytes) + " bytes")
+                .with_hint("raise it with --max-size SIZE if the image is really that large");
+    }
+
+    // Writes `size` bytes at `offset`, leaving every all-zero 4 KiB block (aligned in the file)
+    // as a hole: the file is new, so what is not written reads as zeros.
+    void write_sparse(int fd, const std::string& rel, const char* p, size_t size, la_int64_t offset) {
+        constexpr size_t kBlock = 4096;
+        while (size > 0) {
+            size_t chunk = std::min(size, kBlock - static_cast<size_t>(offset % kBlock));
+            bool zero = p[0] == 0 && std::memcmp(p, p + 1, chunk - 1) == 0;
+            if (!zero) {
+                // Write through the end of the run of non-zero blocks in one call.
+                size_t run = chunk;
+                while (run < size) {
+                    size_t next = std::min(size - run, kBlock);
+                    const char* q = p + run;
+                    if (q[0] == 0 && std::memcmp(q, q + 1, next - 1) == 0) break;
+                    run += next;
+                }
+                chunk = run;
+                for (size_t done = 0; done < chunk;) {
+                    ssize_t n = ::pwrite(fd, p + done, chunk - done, offset + static_cast<la_int64_t>(done));
+                    if (n < 0) {
+                        if (errno == EINTR) continue;
+                        throw SysError("write(\"" + rel + "\")", errno);
+                    }
+                    done += static_cast<size_t>(n);
+                }
+            }
+            stats_.bytes += chunk;
+            p += chunk;
+            size -= chunk;
+            offset += static_cast<la_int64_t>(chunk);
+        }
+    }
+
     void entry(archive* a, archive_entry* e) {
         const char* raw_name = archive_entry_pathname(e);
         std::string shown = raw_name ? raw_name : "";
+        // A header whose name field is empty is damage, not a path: say so.
+        if (shown.empty()) throw Error("corrupt archive: an entry header has no name (a damaged or truncated tar?)");
         std::string why;
         auto rel = check_entry_path(shown, why);
         if (!rel) refuse(shown, "has " + why + " (it would land outside the layer)");
@@ -295,25 +339,26 @@ private:
             const void* buf;
             size_t size;
             la_int64_t offset;
+            std::uint64_t end = 0;  // this file's apparent size so far
+            if (archive_entry_size_is_set(e)) {
+                end = static_cast<std::uint64_t>(std::max<la_int64_t>(archive_entry_size(e), 0));
+                check_cap(shown, end);
+            }
             for (;;) {
                 int rc = archive_read_data_block(a, &buf, &size, &offset);
                 if (rc == ARCHIVE_EOF) break;
                 if (rc < ARCHIVE_WARN) throw Error(shown + ": " + archive_error_string(a));
-                const char* p = static_cast<const char*>(buf);
-                while (size > 0) {
-                    ssize_t n = ::pwrite(fd.get(), p, size, offset);
-                    if (n < 0) {
-                        if (errno == EINTR) continue;
-                        throw SysError("write(\"" + *rel + "\")", errno);
-                    }
-                    p += n;
-                    size -= static_cast<size_t>(n);
-                    offset += n;
-                    stats_.bytes += static_cast<std::uint64_t>(n);
+                // A size the header did not announce (or lied about) is checked too.
+                std::uint64_t reach = static_cast<std::uint64_t>(offset) + size;
+                if (reach > end) {
+                    check_cap(shown, reach);
+                    end = reach;
                 }
+                write_sparse(fd.get(), *rel, static_cast<const char*>(buf), size, offset);
             }
-            if (archive_entry_size_is_set(e) && ::ftruncate(fd.get(), archive_entry_size(e)) < 0)  // sparse tails
-                throw SysError("ftruncate(\"" + *rel + "\")", errno);
+            stats_.apparent += end;
+            // The file's length: holes at the end (zeros not written, a sparse tail) count too.
+            if (::ftruncate(fd.get(), static_cast<off_t>(end)) < 0) throw SysError("ftruncate(\"" + *rel + "\")", errno);
             // chown first: it clears set-user-ID bits that chmod then sets.
             if (::fchown(fd.get(), uid, gid) < 0) throw SysError("fchown(\"" + *rel + "\")", errno);
             if (::fchmod(fd.get(), perm) < 0) throw SysError("fchmod(\"" + *rel + "\")", errno);

@@ -44,7 +44,8 @@ void make_whiteout(int dirfd, const std::string& name);  // NAME -> char device 
 void make_opaque(int dirfd);                              // trusted.overlay.opaque = "y"
 
 struct UnpackStats {
-    std::uint64_t bytes = 0;    // file contents written
+    std::uint64_t bytes = 0;    // file contents written (runs of zeros left as holes included)
+    std::uint64_t apparent = 0; // the regular files' sizes, holes and all (what --max-size caps)
     std::uint64_t entries = 0;  // archive entries handled
 };
 
@@ -52,6 +53,11 @@ struct UnpackOptions {
     // Whiteouts are only meaningful above another layer; in the bottom layer (and in a
     // `docker export` tarball) they are dropped.
     bool whiteouts = true;
+    // The most the regular files may add up to, by apparent size (a sparse file counts whole):
+    // checked at each entry's header and at each block, before it is written. 0: no limit.
+    // Blocks of zeros are not written at all but left as holes, so a tarball of a 4 GiB zero
+    // file takes no space and a GNU sparse entry stays sparse.
+    std::uint64_t max_bytes = 0;
     // Called now and then with the running totals (progress display); may be empty.
     std::function<void(const UnpackStats&)> progress;
 };

@@ -431,4 +431,77 @@ TEST(Step06Whiteouts, OverlayFormsAreMadeInADirectory) {
     EXPECT_FALSE(tartest::exists(t / "layer/.wh..wh.plnk"));
 }
 
+// ---------------------------------------------------------------------------------------------
+// Issue 13: volume mount points go to the container's upper directory; imports are capped and
+// sparse.
+
+TEST_F(Store, AMissingVolumeMountPointIsMadeInTheUpperDirectoryNotTheImage) {
+    REQUIRE_ROOT();
+    std::string image = root_ + "/images/busybox";
+    std::string before = tree_hash(image);
+    ::mkdir((tmp_ / "vol").c_str(), 0755);
+    std::ofstream(tmp_ / "vol/hello") << "hi\n";
+    auto r = tool({"run", "-v", tmp_ / "vol" + ":/newdir/sub", "-v", tmp_ / "vol/hello" + ":/etc/new/hello:ro", "busybox",
+                   "sh", "-c", "cat /newdir/sub/hello /etc/new/hello"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "hi\nhi\n");
+    EXPECT_EQ(tree_hash(image), before) << "the image's layers are not written";
+    EXPECT_EQ(entries(containers()), std::vector<std::string>{}) << "the upper directory went with the container";
+}
+
+struct Blocks {
+    off_t size = -1;
+    long long allocated = -1;  // bytes, from st_blocks
+};
+Blocks blocks_of(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return {};
+    return {st.st_size, static_cast<long long>(st.st_blocks) * 512};
+}
+
+TEST_F(Store, ImportWritesZerosAsHolesAndKeepsSparseEntriesSparse) {
+    REQUIRE_ROOT();
+    std::string src = tmp_ / "src";
+    // zeros: 64 MiB of zeros stored in full in the tar (not a sparse entry); sparse: a GNU
+    // sparse entry with data at 1 MiB and at its end.
+    std::string cmd = "mkdir -p '" + src + "' && cd '" + src + "' && head -c 67108864 /dev/zero > zeros && "
+                      "truncate -s 64M sparse && printf data | dd of=sparse bs=1 seek=1048576 conv=notrunc 2>/dev/null && "
+                      "printf tail | dd of=sparse bs=1 seek=67108860 conv=notrunc 2>/dev/null && "
+                      "tar -czf ../plain.tar.gz zeros && tar --sparse --format=gnu -cf ../sparse.tar sparse";
+    ASSERT_EQ(support::sh(cmd).status, 0);
+    ASSERT_EQ(tool({"image", "import", tmp_ / "plain.tar.gz", "zeros"}).status, 0);
+    ASSERT_EQ(tool({"image", "import", tmp_ / "sparse.tar", "sparse"}).status, 0);
+    auto z = blocks_of(root_ + "/images/zeros/layers/0/zeros");
+    EXPECT_EQ(z.size, 67108864);
+    EXPECT_LT(z.allocated, 1 << 20) << "64 MiB of zeros written as a hole";
+    auto sp = blocks_of(root_ + "/images/sparse/layers/0/sparse");
+    EXPECT_EQ(sp.size, 67108864);
+    EXPECT_LT(sp.allocated, 1 << 20);
+    EXPECT_EQ(support::sh("cmp '" + src + "/sparse' '" + root_ + "/images/sparse/layers/0/sparse'").status, 0);
+    EXPECT_EQ(support::sh("cmp '" + src + "/zeros' '" + root_ + "/images/zeros/layers/0/zeros'").status, 0);
+}
+
+TEST_F(Store, ImportRefusesAnImageLargerThanMaxSizeAndLeavesNothing) {
+    REQUIRE_ROOT();
+    std::string src = tmp_ / "big";
+    // 5 GiB apparent, a few bytes on disk and in the tarball: over the 4 GiB default.
+    ASSERT_EQ(support::sh("mkdir -p '" + src + "' && truncate -s 5G '" + src + "/huge' && "
+                          "tar --sparse -C '" + src + "' -czf '" + tmp_ / "huge.tar.gz" + "' huge && "
+                          "head -c 3000000 /dev/urandom > '" + src + "/three' && "
+                          "tar -C '" + src + "' -cf '" + tmp_ / "three.tar" + "' three").status, 0);
+    auto before = entries(root_ + "/images");
+    auto r = tool({"image", "import", tmp_ / "huge.tar.gz", "huge"});
+    EXPECT_EQ(r.status, 125) << r.err;
+    EXPECT_NE(r.err.find("past the limit of 4294967296 bytes"), std::string::npos) << r.err;
+    r = tool({"image", "import", "--max-size", "2m", tmp_ / "three.tar", "three"});
+    EXPECT_EQ(r.status, 125) << r.err;
+    EXPECT_NE(r.err.find("past the limit of 2097152 bytes"), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_EQ(entries(root_ + "/images"), before) << "no image, no .import directory";
+    r = tool({"image", "import", "--max-size", "lots", tmp_ / "three.tar", "three"});
+    EXPECT_EQ(r.status, 125);
+    EXPECT_NE(r.err.find("--max-size"), std::string::npos) << r.err;
+    EXPECT_EQ(tool({"image", "import", "--max-size", "4m", tmp_ / "three.tar", "three"}).status, 0);
+}
+
 }  // namespace
