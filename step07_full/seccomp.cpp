@@ -91,6 +91,11 @@ bool known_action(const std::string& a) {
     throw Error("seccomp profile: " + where + ": " + what);
 }
 
+// A JSON number >= 0 (nlohmann keeps 2 signed or unsigned depending on how it was made).
+bool non_negative(const nlohmann::json& j) {
+    return j.is_number_unsigned() || (j.is_number_integer() && j.get<int64_t>() >= 0);
+}
+
 std::vector<std::string> strings(const nlohmann::json& j, const std::string& where) {
     if (j.is_null()) return {};  // Docker writes "subArchitectures": null
     if (!j.is_array()) bad(where, "must be an array of strings");
@@ -166,15 +171,15 @@ nlohmann::json convert_args(const nlohmann::json& args, const std::string& where
         const auto& a = args[i];
         std::string w = fmt::format("{}[{}]", where, i);
         if (!a.is_object()) bad(w, "must be an object");
-        if (!a.contains("index") || !a["index"].is_number_unsigned() || a["index"].get<unsigned>() > 5)
+        if (!a.contains("index") || !non_negative(a["index"]) || a["index"].get<uint64_t>() > 5)
             bad(w + ".index", "must be 0..5 (a system call has six arguments)");
         for (const char* k : {"value", "valueTwo"})
-            if (a.contains(k) && !a[k].is_number_unsigned() && !(a[k].is_number_integer() && a[k].get<int64_t>() == 0))
+            if (a.contains(k) && !non_negative(a[k]))
                 bad(w + "." + k, "must be an unsigned number");
         if (!a.contains("op") || !a["op"].is_string() ||
             std::none_of(std::begin(kOps), std::end(kOps), [&](auto& o) { return a["op"] == o.first; }))
             bad(w + ".op", "must be one of SCMP_CMP_NE, _LT, _LE, _EQ, _GE, _GT, _MASKED_EQ");
-        out.push_back({{"index", a["index"]},
+        out.push_back({{"index", a["index"].get<uint64_t>()},
                        {"value", a.value("value", uint64_t{0})},
                        {"valueTwo", a.value("valueTwo", uint64_t{0})},
                        {"op", a["op"]}});
@@ -211,7 +216,7 @@ nlohmann::json docker_profile_to_oci(const nlohmann::json& profile, const std::v
 
     nlohmann::json oci = {{"defaultAction", profile["defaultAction"]}};
     if (profile.contains("defaultErrnoRet")) {
-        if (!profile["defaultErrnoRet"].is_number_unsigned()) bad("defaultErrnoRet", "must be an errno number");
+        if (!non_negative(profile["defaultErrnoRet"])) bad("defaultErrnoRet", "must be an errno number");
         oci["defaultErrnoRet"] = profile["defaultErrnoRet"];
     }
 
@@ -271,7 +276,7 @@ nlohmann::json docker_profile_to_oci(const nlohmann::json& profile, const std::v
         nlohmann::json rule = {{"names", names}, {"action", s["action"]}};
         if (!args.empty()) rule["args"] = args;
         if (s.contains("errnoRet")) {
-            if (!s["errnoRet"].is_number_unsigned()) bad(w + ".errnoRet", "must be an errno number");
+            if (!non_negative(s["errnoRet"])) bad(w + ".errnoRet", "must be an errno number");
             rule["errnoRet"] = s["errnoRet"];
         }
         syscalls.push_back(std::move(rule));

@@ -162,6 +162,7 @@ std::map<std::string, std::string> status_of(const std::string& text) {
         if (colon == std::string::npos) continue;
         auto v = line.substr(colon + 1);
         v.erase(0, v.find_first_not_of(" \t"));
+        v.erase(v.find_last_not_of(" \t") + 1);  // "Groups:\t10 20 "
         m[line.substr(0, colon)] = v;
     }
     return m;
@@ -554,7 +555,7 @@ TEST(Step07SecurityApply, SeccompWithoutNoNewPrivsGoesInBeforeCapsetDropsSysAdmi
     spec::Seccomp filter = to_spec(oci_for(kDockerCaps, seccomp::native_arch(), ""));
     auto c = in_child([&] {
         security::apply(p, filter);
-        return read_self_status() + "unshare=" + errno_of(unshare(CLONE_NEWUTS)) + "\n";
+        return read_self_status() + "unshare:\t" + errno_of(unshare(CLONE_NEWUTS)) + "\n";
     });
     ASSERT_EQ(c.status, 0) << c.out;
     auto st = status_of(c.out);
