@@ -138,8 +138,11 @@ void run_one(const spec::Hook& hook, const std::string& state, const std::string
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
         ::signal(SIGPIPE, SIG_DFL);
-        // No runtime descriptor leaks into the hook (close_range(2), Linux 5.9).
-        ::syscall(SYS_close_range, 3U, ~0U, 0U);
+        // No runtime descriptor leaks into the hook (close_range(2), Linux 5.9), except the
+        // execve-result pipe, which closes itself on a successful execve.
+        unsigned keep = static_cast<unsigned>(exec_write.get());
+        if (keep > 3) ::syscall(SYS_close_range, 3U, keep - 1, 0U);
+        ::syscall(SYS_close_range, keep + 1, ~0U, 0U);
         ::execve(hook.path.c_str(), argv.data(), envp.data());
         int err = errno;
         ssize_t ignored = ::write(exec_write.get(), &err, sizeof err);
