@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -151,7 +153,9 @@ TEST_F(Resources, LimitsAsTheKernelReadsThemAndPidsMaxRefusesAFork) {
         std::string d = c.dirs().front();
         EXPECT_EQ(trimmed(support::read_file(d + "/memory.max")), "67108864");
         EXPECT_EQ(trimmed(support::read_file(d + "/memory.low")), "33554432");
-        if (fs::exists(d + "/memory.swap.max")) EXPECT_EQ(trimmed(support::read_file(d + "/memory.swap.max")), "67108864");
+        if (fs::exists(d + "/memory.swap.max")) {
+            EXPECT_EQ(trimmed(support::read_file(d + "/memory.swap.max")), "67108864");
+        }
         EXPECT_EQ(trimmed(support::read_file(d + "/pids.max")), "8");
         EXPECT_EQ(trimmed(support::read_file(d + "/cpu.max")), "50000 100000");
         EXPECT_EQ(trimmed(support::read_file(d + "/cpu.weight")), std::to_string(cgroup::shares_to_weight(512)));
@@ -160,8 +164,9 @@ TEST_F(Resources, LimitsAsTheKernelReadsThemAndPidsMaxRefusesAFork) {
         ASSERT_FALSE(mem.empty());
         EXPECT_EQ(trimmed(support::read_file(mem + "/memory.limit_in_bytes")), "67108864");
         EXPECT_EQ(trimmed(support::read_file(mem + "/memory.soft_limit_in_bytes")), "33554432");
-        if (fs::exists(mem + "/memory.memsw.limit_in_bytes"))
+        if (fs::exists(mem + "/memory.memsw.limit_in_bytes")) {
             EXPECT_EQ(trimmed(support::read_file(mem + "/memory.memsw.limit_in_bytes")), "134217728");
+        }
         std::string pids = dir_of(c, "pids.max");
         EXPECT_EQ(trimmed(support::read_file(pids + "/pids.max")), "8");
         std::string cpu = dir_of(c, "cpu.shares");
@@ -284,7 +289,8 @@ TEST_F(Resources, TheDefaultDeviceRulesRefuseOtherNodes) {
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     std::string dir = tmpl;
     ASSERT_EQ(::mknod((dir + "/null").c_str(), S_IFCHR | 0666, makedev(1, 3)), 0);
-    ASSERT_EQ(::mknod((dir + "/mem").c_str(), S_IFCHR | 0600, makedev(1, 1)), 0);
+    // /dev/kmsg (1:11): not in the default list, and opens on any host (/dev/mem may not: ENXIO).
+    ASSERT_EQ(::mknod((dir + "/kmsg").c_str(), S_IFCHR | 0600, makedev(1, 11)), 0);
     auto c = resources::Container::plan(path_, "ctr", false, std::nullopt);
     c.create();
     Guard guard{c};
@@ -293,17 +299,17 @@ TEST_F(Resources, TheDefaultDeviceRulesRefuseOtherNodes) {
         int fd = ::open((dir + "/null").c_str(), O_RDWR);
         if (fd < 0) rc |= 1;  // /dev/null's numbers are allowed
         else ::close(fd);
-        fd = ::open((dir + "/mem").c_str(), O_RDONLY);
-        if (fd >= 0 || errno != EPERM) rc |= 2;  // /dev/mem's are not: EPERM
+        fd = ::open((dir + "/kmsg").c_str(), O_RDONLY | O_NONBLOCK);
+        if (fd >= 0 || errno != EPERM) rc |= 2;  // /dev/kmsg's are not: EPERM
         if (::mknod((dir + "/made").c_str(), S_IFCHR | 0600, makedev(1, 1)) != 0) rc |= 4;  // "c *:* m"
         return rc;
     });
     c.add_pid(child.pid);
     child.release();
-    EXPECT_EQ(child.wait(), 0) << "1: null refused, 2: mem not refused with EPERM, 4: mknod refused";
+    EXPECT_EQ(child.wait(), 0) << "1: null refused, 2: kmsg not refused with EPERM, 4: mknod refused";
     // The same opens from the test itself, outside the cgroup, work.
-    int fd = ::open((dir + "/mem").c_str(), O_RDONLY);
-    EXPECT_GE(fd, 0) << "outside the container /dev/mem opens";
+    int fd = ::open((dir + "/kmsg").c_str(), O_RDONLY | O_NONBLOCK);
+    EXPECT_GE(fd, 0) << "outside the container the same node opens";
     if (fd >= 0) ::close(fd);
     c.destroy();
     fs::remove_all(dir);
@@ -352,4 +358,106 @@ TEST_F(Resources, DevicesProgramOnTheCgroup2Mount) {
     // still there, /dev/null would stay refused).
     devices_bpf::attach(dir, devices_bpf::assemble({all}));
     EXPECT_EQ(probe(), 1 | 2) << "both open after the update";
+}
+
+// ---- the nodes in /dev ----------------------------------------------------------------------
+
+namespace {
+
+struct TempRoot {
+    std::string dir;
+    int fd = -1;
+    TempRoot() {
+        char tmpl[] = "/tmp/step07-devroot-XXXXXX";
+        if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp");
+        dir = tmpl;
+        fs::create_directories(dir + "/dev");
+        fd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    }
+    ~TempRoot() {
+        ::close(fd);
+        fs::remove_all(dir);
+    }
+};
+
+}  // namespace
+
+TEST(DevNodes, MadeWithMknodTheirModesAndTheLinks) {
+    REQUIRE_ROOT();
+    TempRoot root;
+    // An image's own ptmx (a plain file here) must give way to the link.
+    support::sh("touch " + root.dir + "/dev/ptmx");
+    spec::Device fuse;
+    fuse.path = "/dev/fuse";
+    fuse.type = 'c';
+    fuse.major = 10;
+    fuse.minor = 229;
+    fuse.file_mode = 0620;
+    fuse.uid = 1234;
+    fuse.gid = 5678;
+    spec::Device tun = fuse;
+    tun.path = "/dev/net/tun";  // a directory made on the way
+    tun.minor = 200;
+    tun.file_mode = 0666;
+    tun.uid = tun.gid = 0;
+    ::umask(022);  // mknod applies it: the mode must still come out as asked
+    devices::populate(root.fd, {fuse, tun}, false);
+    for (auto& d : devices::default_nodes()) {
+        struct stat st {};
+        ASSERT_EQ(::lstat((root.dir + d.path).c_str(), &st), 0) << d.path;
+        EXPECT_TRUE(S_ISCHR(st.st_mode)) << d.path;
+        EXPECT_EQ(st.st_mode & 07777, 0666U) << d.path;
+        EXPECT_EQ(major(st.st_rdev), static_cast<unsigned>(d.major)) << d.path;
+        EXPECT_EQ(minor(st.st_rdev), static_cast<unsigned>(d.minor)) << d.path;
+    }
+    struct stat st {};
+    ASSERT_EQ(::lstat((root.dir + "/dev/fuse").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0620U);
+    EXPECT_EQ(st.st_uid, 1234U);
+    EXPECT_EQ(st.st_gid, 5678U);
+    EXPECT_EQ(st.st_rdev, makedev(10, 229));
+    ASSERT_EQ(::lstat((root.dir + "/dev/net/tun").c_str(), &st), 0);
+    EXPECT_EQ(st.st_rdev, makedev(10, 200));
+    auto link = [&](const char* name) {
+        std::error_code ec;
+        return fs::read_symlink(root.dir + "/dev/" + name, ec).string();
+    };
+    EXPECT_EQ(link("ptmx"), "pts/ptmx");
+    EXPECT_EQ(link("fd"), "/proc/self/fd");
+    EXPECT_EQ(link("stdin"), "/proc/self/fd/0");
+    EXPECT_EQ(link("stdout"), "/proc/self/fd/1");
+    EXPECT_EQ(link("stderr"), "/proc/self/fd/2");
+    // A device path that climbs out of the root is refused.
+    spec::Device out = tun;
+    out.path = "/dev/../../etc/evil";
+    EXPECT_THROW(devices::populate(root.fd, {out}, false), Error);
+    EXPECT_FALSE(fs::exists("/etc/evil"));
+}
+
+TEST(DevNodes, BoundFromTheHostInAUserNamespaceStyle) {
+    REQUIRE_ROOT();
+    TempRoot root;
+    // In a mount namespace of its own (the binds vanish with it): bind_from_host as a user
+    // namespace would need. The files are the host's nodes: same device numbers.
+    Child child([&] {
+        if (::unshare(CLONE_NEWNS) != 0) return 10;
+        if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return 11;
+        try {
+            devices::populate(root.fd, {}, true);
+        } catch (const Error&) {
+            return 12;
+        }
+        struct stat mine {}, host {};
+        for (auto& d : devices::default_nodes()) {
+            if (::stat((root.dir + d.path).c_str(), &mine) != 0 || ::stat(d.path.c_str(), &host) != 0) return 13;
+            if (!S_ISCHR(mine.st_mode) || mine.st_rdev != host.st_rdev) return 14;
+        }
+        return 0;
+    });
+    child.release();
+    EXPECT_EQ(child.wait(), 0) << "10/11: namespace, 12: populate threw, 13: stat, 14: not the host's node";
+    // On the host side, the files stayed empty placeholders.
+    struct stat st {};
+    ASSERT_EQ(::lstat((root.dir + "/dev/null").c_str(), &st), 0);
+    EXPECT_TRUE(S_ISREG(st.st_mode));
 }
