@@ -1050,8 +1050,12 @@ TEST_F(SpecTest, TheDefaultSpecReadsBackAsDockerWouldRunIt) {
     EXPECT_FALSE(s.resources->devices[0].allow);
     EXPECT_EQ(s.resources->devices[0].type, 'a');
     EXPECT_EQ(s.resources->devices[0].access, "rwm");
+    // Docker's profile: refuse what is not listed (EPERM), for x86_64 and its 32-bit ABIs.
     ASSERT_TRUE(s.seccomp.has_value());
-    EXPECT_FALSE(s.seccomp->default_action.empty());
+    EXPECT_EQ(s.seccomp->default_action, "SCMP_ACT_ERRNO");
+    EXPECT_FALSE(s.seccomp->syscalls.empty());
+    EXPECT_NE(std::find(s.seccomp->architectures.begin(), s.seccomp->architectures.end(), "SCMP_ARCH_X86_64"),
+              s.seccomp->architectures.end());
 }
 
 TEST_F(SpecTest, TheDefaultSpecWithAUserNamespaceMapsRootToASubordinateRange) {
