@@ -629,12 +629,13 @@ void Container::create() {
         if (m.res) m.apply(*m.res);
         m.apply_devices(devices::effective_rules(m.res ? m.res->devices : std::vector<spec::DeviceRule>{}));
     } catch (...) {
-        try {
-            m.created = true;
-            destroy();
-        } catch (const Error& e) {
-            narrate::warn("cleaning up after a failed cgroup setup: " + e.line());
-        }
+        // Undo only what this call made (no process has joined yet): an existing directory
+        // that stopped us, say one with another container's processes, is left alone.
+        for (auto it = m.made.rbegin(); it != m.made.rend(); ++it)
+            if (::rmdir(it->c_str()) != 0 && errno != ENOENT)
+                narrate::warn("cleaning up after a failed cgroup setup: rmdir(\"" + *it + "\"): " + std::strerror(errno));
+        m.made.clear();
+        m.created = false;
         throw;
     }
 }

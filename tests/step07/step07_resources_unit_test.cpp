@@ -548,3 +548,18 @@ TEST_F(FakeTree, FromDirsKeepsParentsItCannotKnowAreOurs) {
     EXPECT_TRUE(fs::exists(root_ + "/pids/theirs"));
     EXPECT_THROW(resources::Container::from_dirs(fake, {"/elsewhere/ctr"}), Error);
 }
+
+TEST_F(FakeTree, ALeafInUseIsRefusedAndLeftAlone) {
+    resources::Fake fake;
+    fake.host.layout = cgroup::Layout::legacy;
+    fake.host.v1 = {{"pids", root_ + "/pids"}, {"memory", root_ + "/memory"}};
+    // Another container's cgroup, with a process in it, in the second hierarchy only.
+    put(root_ + "/pids/minibox/busy/cgroup.procs", std::to_string(kNoSuchPid) + "\n");
+    fs::create_directories(root_ + "/memory");
+    auto c = resources::Container::plan(fake, "busy", "id", false, std::nullopt);
+    EXPECT_THROW(c.create(), Error);
+    EXPECT_EQ(get(root_ + "/pids/minibox/busy/cgroup.procs"), std::to_string(kNoSuchPid) + "\n");
+    EXPECT_FALSE(fs::exists(root_ + "/memory/minibox")) << "what this create made is undone";
+    EXPECT_NO_THROW(c.destroy());  // nothing was created: nothing to remove
+    EXPECT_TRUE(fs::exists(root_ + "/pids/minibox/busy/cgroup.procs"));
+}
