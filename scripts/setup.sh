@@ -21,8 +21,9 @@ required="cmake make g++ pkg-config file libcli11-dev libspdlog-dev libfmt-dev l
 # boots Debian's cloud kernel under qemu; step06 imports an OCI layout made by umoci; step07's
 # client tests drive the runtime from podman, containerd's ctr and dockerd, and run the same
 # suite on runc and crun for comparison). ccache shares compiled objects between build trees.
+# clang with libclang-rt-14-dev (libFuzzer, the sanitizers) builds fuzz/ (-DMINIBOX_FUZZ=ON).
 optional="qemu-system-x86 linux-image-cloud-amd64 cpio kmod umoci ccache
-          podman containerd docker.io runc crun skopeo"
+          podman containerd docker.io runc crun skopeo clang libclang-rt-14-dev"
 # Packages that ship a system daemon: the tests start their own private instances and must
 # never find (or leave) one running.
 daemons="docker.io containerd"
