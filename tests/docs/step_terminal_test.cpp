@@ -225,3 +225,32 @@ TEST_F(StepTerminal, Step06WholeRunEndsNormally) {
 }
 
 }  // namespace
+
+namespace {
+
+// The instructor's demo commands (workshop/instructor/demo.sh): one per chapter at least, each
+// naming layers its tool accepts (a typo in --step=LAYER would stop a live demo at once).
+TEST(InstructorDemos, EveryChapterHasDemosWithValidLayers) {
+    std::string demo = support::source_dir() + "/workshop/instructor/demo.sh";
+    for (const char* chapter : {"01", "02", "03", "04", "05", "06"}) {
+        auto r = support::run({demo, "--list", chapter});
+        ASSERT_EQ(r.status, 0) << chapter << r.err;
+        auto lines = docs::split_lines(r.out);
+        EXPECT_GE(lines.size(), 1u) << chapter;
+        for (auto& line : lines) {
+            std::smatch m;
+            ASSERT_TRUE(std::regex_search(line, m, std::regex(R"((step0[1-6]_[a-z]+)( run)? .*--step(=[a-z,]+)?)")))
+                << line;
+            std::vector<std::string> argv = {bin(m[1].str())};
+            if (m[2].matched) argv.push_back("run");
+            argv.push_back("--step" + m[3].str());
+            if (m[2].matched) argv.push_back("busybox");
+            argv.push_back("true");
+            auto t = support::run(argv);  // stdin is not a terminal: refused after the layers were checked
+            EXPECT_EQ(t.status, 125) << line;
+            EXPECT_NE(t.err.find("needs a terminal"), std::string::npos) << line << "\n" << t.err;
+        }
+    }
+}
+
+}  // namespace
