@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "oci_helper.hpp"
 #include "support.hpp"
@@ -502,6 +503,36 @@ TEST_F(Store, ImportRefusesAnImageLargerThanMaxSizeAndLeavesNothing) {
     EXPECT_EQ(r.status, 125);
     EXPECT_NE(r.err.find("--max-size"), std::string::npos) << r.err;
     EXPECT_EQ(tool({"image", "import", "--max-size", "4m", tmp_ / "three.tar", "three"}).status, 0);
+}
+
+TEST_F(Store, AZombieToolIsADeadOwnerItsOverlayIsListedAndReaped) {
+    REQUIRE_ROOT();
+    // The tool's parent never waits: after a SIGKILL the tool stays a zombie (state Z).
+    std::string pidfile = tmp_ / "tool.pid";
+    support::Background parent({"/bin/sh", "-c",
+                                bin("step06_overlay") + " --root " + root_ + " run busybox sh -c 'echo ready; exec sleep 60' & "
+                                "echo $! > " + pidfile + "; exec sleep 60"});
+    ASSERT_NE(parent.wait_for_line("ready", std::chrono::seconds(20)), "");
+    pid_t tool_pid = std::atoi(support::read_file(pidfile).c_str());
+    ASSERT_GT(tool_pid, 0);
+    ASSERT_EQ(::kill(tool_pid, SIGKILL), 0);
+    std::string state;
+    for (int i = 0; i < 100 && state != "Z"; ++i) {
+        std::string st = support::read_file("/proc/" + std::to_string(tool_pid) + "/stat");
+        auto close = st.rfind(')');
+        state = close == std::string::npos ? "" : st.substr(close + 2, 1);
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_EQ(state, "Z") << "the killed tool is a zombie";
+    ASSERT_EQ(entries(containers()).size(), 1u);
+    ::setenv("MINIBOX_ROOT", root_.c_str(), 1);
+    auto listed = support::run({bin("minibox"), "cleanup"});
+    ::unsetenv("MINIBOX_ROOT");
+    EXPECT_NE(listed.out.find(containers() + "/"), std::string::npos) << "cleanup lists the zombie's container\n" << listed.out;
+    auto next = tool({"run", "busybox", "true"});
+    EXPECT_EQ(next.status, 0) << next.err;
+    EXPECT_EQ(entries(containers()), std::vector<std::string>{}) << "the next start reaped it, zombie and all";
+    EXPECT_EQ(overlay_mounts_under(root_), 0);
 }
 
 }  // namespace
