@@ -142,6 +142,15 @@ std::vector<NsFd> open_namespaces(pid_t pid) {
     throw Error("exec " + cmd + ": " + std::strerror(last), exit_code::cannot_execute, last);
 }
 
+// fork(), narrated by the parent only (narrate::sys would print the result in both processes).
+pid_t narrated_fork(const narrate::Op& op) {
+    narrate::before(op);
+    pid_t pid = ::fork();
+    if (pid < 0) throw SysError(op.call, errno);
+    if (pid > 0) narrate::after(op, std::to_string(pid));
+    return pid;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The grandchild: inside every namespace (it was forked after setns(CLONE_NEWPID), so it is a
 // member of the container's pid namespace), in the container's cgroup (inherited), at the
@@ -226,10 +235,8 @@ struct Plan {
         }
         if (root_fd >= 0) ::close(root_fd);
 
-        pid_t pid = static_cast<pid_t>(narrate::sys(
-            {"exec", "fork()", "the process itself, a member of every namespace of the container",
-             "grep NSpid /proc/{pid}/status"},
-            [] { return ::fork(); }));
+        pid_t pid = narrated_fork({"exec", "fork()", "the process itself, a member of every namespace of the container",
+                                   "grep NSpid /proc/{pid}/status"});
         if (pid == 0) grandchild(plan);
         report(plan.report_fd, kPid, pid);
         ::_exit(0);
@@ -471,8 +478,7 @@ int run(const container::State& st, const spec::Spec& spec, const Options& opts_
     Forwarding forwarding;
 
     Plan plan{&st, &spec, &opts, rep_write.get(), console_fd ? console_fd.get() : -1};
-    pid_t kid = static_cast<pid_t>(narrate::sys({"exec", "fork()", "a child of the runtime that will join the namespaces", ""},
-                                                [] { return ::fork(); }));
+    pid_t kid = narrated_fork({"exec", "fork()", "a child of the runtime that will join the namespaces", ""});
     if (kid == 0) {
         for (int sig : kForwarded) ::signal(sig, SIG_DFL);
         go_write.reset();

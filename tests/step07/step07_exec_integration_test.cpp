@@ -59,24 +59,25 @@ protected:
         dir_ = tmpl;
         root_ = dir_ + "/state";
         ASSERT_EQ(support::sh("cp -a " + support::busybox_rootfs() + " " + dir_ + "/rootfs").status, 0);
-        Result r = support::run({support::bin("step07_full"), "spec", "--bundle", dir_});
+        std::vector<std::string> spec = {support::bin("step07_full"), "spec", "--bundle", dir_};
+        if (userns()) spec.push_back("--userns");
+        Result r = support::run(spec);
         ASSERT_EQ(r.status, 0) << r.err;
         config_ = nlohmann::json::parse(support::read_file(dir_ + "/config.json"));
         config_["process"]["terminal"] = false;
         config_["process"]["args"] = {"sleep", "100"};
         id_ = "x" + std::to_string(::getpid()) + "-" + std::to_string(counter_++);
         config_["linux"]["cgroupsPath"] = "/minibox-test07x/" + id_;
-        customize(config_);
         std::ofstream(dir_ + "/config.json") << config_.dump(2);
-        r = rt({"create", "--bundle", dir_, id_});
+        r = rt_files({"create", "--bundle", dir_, id_});
         ASSERT_EQ(r.status, 0) << r.err;
-        r = rt({"start", id_});
+        r = rt_files({"start", id_});
         ASSERT_EQ(r.status, 0) << r.err;
         auto st = nlohmann::json::parse(rt({"state", id_}).out);
         init_ = st["pid"];
         ASSERT_GT(init_, 0);
     }
-    virtual void customize(nlohmann::json&) {}
+    virtual bool userns() const { return false; }
     void TearDown() override {
         if (dir_.empty()) return;
         for (pid_t p : strays_)
@@ -91,6 +92,19 @@ protected:
         argv.insert(argv.end(), a.begin(), a.end());
         return support::run(argv, input);
     }
+    // The same with the runtime's stdio on files: for create and exec --detach, whose process
+    // keeps that stdio (a pipe that support::run reads to EOF would never end).
+    // `timeout`: a runtime that hangs fails the test instead of the whole suite.
+    Result rt_files(const std::vector<std::string>& a) {
+        std::string line = "timeout 30 " + quote(support::bin("step07_full")) + " --root " + quote(root_);
+        for (auto& x : a) line += " " + quote(x);
+        std::string out = dir_ + "/rt.out", err = dir_ + "/rt.err";
+        line += " </dev/null >" + quote(out) + " 2>" + quote(err);
+        Result r = support::sh(line);
+        r.out = support::read_file(out);
+        r.err = support::read_file(err);
+        return r;
+    }
     Result exec(std::vector<std::string> cmd) {
         std::vector<std::string> a = {"exec", id_};
         a.insert(a.end(), cmd.begin(), cmd.end());
@@ -103,12 +117,8 @@ protected:
         a.insert(a.end(), extra.begin(), extra.end());
         a.push_back(id_);
         a.insert(a.end(), cmd.begin(), cmd.end());
-        // The process keeps the runtime's stdio: files, not the pipes support::run reads to EOF.
-        std::string line = quote(support::bin("step07_full")) + " --root " + quote(root_);
-        for (auto& x : a) line += " " + quote(x);
-        line += " </dev/null >" + quote(dir_ + "/detached.out") + " 2>" + quote(dir_ + "/detached.err");
-        Result r = support::sh(line);
-        EXPECT_EQ(r.status, 0) << support::read_file(dir_ + "/detached.err");
+        Result r = rt_files(a);
+        EXPECT_EQ(r.status, 0) << r.err;
         if (r.status != 0) return -1;
         pid_t pid = std::stoi(support::read_file(pid_file));
         strays_.push_back(pid);
@@ -207,13 +217,40 @@ TEST_F(Running, ReturnsTheStatusOfTheProcess) {
     EXPECT_NE(r.err.find("process.cwd /no/such/dir: No such file or directory"), std::string::npos) << r.err;
 }
 
+TEST_F(Running, ForwardsSignalsAndWaitsForTheProcess) {
+    support::Background tool({support::bin("step07_full"), "--root", root_, "exec", id_, "sh", "-c",
+                              "echo ready $$; exec sleep 100"});
+    std::string line = tool.wait_for_line("ready");
+    ASSERT_NE(line.find("ready"), std::string::npos) << line;
+    // The process, seen from the host: a child of the tool (we are its subreaper), in the
+    // container's pid namespace.
+    pid_t process = -1;
+    for (int i = 0; i < 200 && process < 0; ++i) {
+        for (pid_t c : support::children_of(tool.pid()))
+            if (support::read_file("/proc/" + std::to_string(c) + "/comm") == "sleep\n") process = c;
+        if (process < 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_GT(process, 0) << "the process is not the tool's child";
+    EXPECT_EQ(support::ns_link(process, "pid"), support::ns_link(init_, "pid"));
+    tool.signal(SIGTERM);
+    EXPECT_EQ(tool.wait(), 128 + SIGTERM);
+    EXPECT_FALSE(alive(process) && support::read_file("/proc/" + std::to_string(process) + "/stat").find(") Z") == std::string::npos);
+}
+
 TEST_F(Running, CommandLineFlagsChangeTheProcess) {
-    Result r = rt({"exec", "--env", "FOO=bar", "--cwd", "/tmp", "--user", "1000:1001", id_,
-                   "sh", "-c", "echo $FOO $(pwd) $(id -u) $(id -g)"});
+    Result r = rt({"exec", "--env", "FOO=bar", "--cwd", "/tmp", id_, "sh", "-c", "echo $FOO $(pwd)"});
     EXPECT_EQ(r.status, 0) << r.err;
-    EXPECT_EQ(r.out, "bar /tmp 1000 1001\n");
-    r = rt({"exec", "--user", "1000", id_, "cat", "/proc/self/status"});
-    EXPECT_EQ(status_field(r.out, "CapEff"), "0000000000000000") << "a non-root user keeps no capability";
+    EXPECT_EQ(r.out, "bar /tmp\n");
+    r = rt({"exec", "--cap", "CAP_SYS_ADMIN", id_, "cat", "/proc/self/status"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    uint64_t eff = std::stoull(status_field(r.out, "CapEff").empty() ? "0" : status_field(r.out, "CapEff"), nullptr, 16);
+    EXPECT_TRUE(eff & (uint64_t{1} << 21)) << "CAP_SYS_ADMIN added: " << r.out;
+}
+
+TEST_F(Running, UserFlagSwitchesToThatUser) {
+    Result r = rt({"exec", "--user", "1000:1001", id_, "sh", "-c", "echo $(id -u) $(id -g); grep CapEff /proc/self/status"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "1000 1001\nCapEff:\t0000000000000000\n") << "a non-root user keeps no capability";
 }
 
 TEST_F(Running, DetachedProcessOutlivesTheRuntimeAndPidFileIsComplete) {
@@ -280,16 +317,15 @@ TEST_F(Running, TtyGoesToTheConsoleSocket) {
         out.append(buf, static_cast<size_t>(n));
     }
     EXPECT_NE(out.find("hi from /dev/pts/"), std::string::npos) << out;
-    // The slave is of the container's devpts, not the host's: the host's /dev/pts has no
-    // entry that is the process's stdin.
-    struct stat in {}, host {};
+    // The slave is of the container's devpts instance, not the host's: its inode lives on the
+    // container's /dev/pts file system.
+    struct stat in {}, host {}, theirs {};
     ASSERT_EQ(::stat(("/proc/" + std::to_string(pid) + "/fd/0").c_str(), &in), 0);
     EXPECT_TRUE(S_ISCHR(in.st_mode));
     ASSERT_EQ(::stat("/dev/pts", &host), 0);
-    std::string host_path = "/dev/pts/" + std::to_string(minor(in.st_rdev));
-    struct stat same {};
-    bool on_host = ::stat(host_path.c_str(), &same) == 0 && same.st_rdev == in.st_rdev && same.st_dev == host.st_dev;
-    EXPECT_FALSE(on_host) << "the pty was made in the host's devpts";
+    ASSERT_EQ(::stat(("/proc/" + std::to_string(init_) + "/root/dev/pts").c_str(), &theirs), 0);
+    EXPECT_EQ(in.st_dev, theirs.st_dev) << "the pty is of the container's devpts";
+    EXPECT_NE(in.st_dev, host.st_dev) << "the pty was made in the host's devpts";
     // Typing reaches the process: its terminal is ours.
     ASSERT_EQ(::write(master.get(), "\x03", 1), 1);  // Ctrl-C: SIGINT to the foreground (sh, sleep)
     for (int i = 0; i < 200 && alive(pid) && support::read_file("/proc/" + std::to_string(pid) + "/stat").find(") Z") == std::string::npos; ++i)
@@ -314,14 +350,11 @@ TEST_F(Running, RefusedWhenStoppedOrAskedWrongly) {
     EXPECT_NE(r.err.find("stopped"), std::string::npos) << r.err;
 }
 
-// With a user namespace: the exec'd process joins it first, and is root inside only.
+// With a user namespace (`spec --userns`: root inside mapped to an unprivileged host range): the
+// exec'd process joins it first, and is root inside only.
 class RunningUserns : public Running {
 protected:
-    void customize(nlohmann::json& c) override {
-        c["linux"]["namespaces"].push_back({{"type", "user"}});
-        c["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
-        c["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
-    }
+    bool userns() const override { return true; }
 };
 
 TEST_F(RunningUserns, JoinsTheUserNamespaceToo) {
@@ -331,7 +364,9 @@ TEST_F(RunningUserns, JoinsTheUserNamespaceToo) {
     EXPECT_NE(support::ns_link(pid, "user"), support::ns_link(0, "user"));
     struct stat st {};
     ASSERT_EQ(::stat(("/proc/" + std::to_string(pid)).c_str(), &st), 0);
-    EXPECT_EQ(st.st_uid, 100000u) << "root inside is uid 100000 on the host";
+    uint32_t host_root = config_["linux"]["uidMappings"][0]["hostID"];
+    EXPECT_EQ(st.st_uid, host_root) << "root inside is not root on the host";
+    EXPECT_NE(st.st_uid, 0u);
     Result r = exec({"id", "-u"});
     EXPECT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.out, "0\n");
