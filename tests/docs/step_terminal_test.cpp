@@ -254,3 +254,33 @@ TEST(InstructorDemos, EveryChapterHasDemosWithValidLayers) {
 }
 
 }  // namespace
+
+namespace {
+
+// The demo itself, in a tmux server of its own: the left pane runs chapter 01's second demo,
+// Enter is pressed at the pause, and the right pane (host-pane.sh) must have run the host
+// command before the operation (the host's name twice) and after it (the host's, then "box").
+TEST(InstructorDemos, TmuxHostPaneShowsBeforeAndAfter) {
+    REQUIRE_ROOT();
+    if (support::run({"sh", "-c", "command -v tmux"}).status != 0) GTEST_SKIP() << "no tmux";
+    std::string sock = "minibox-test-" + std::to_string(::getpid());
+    std::string feed = "/tmp/" + sock + ".feed";
+    std::string env = "MINIBOX_DEMO_SOCKET=" + sock + " MINIBOX_DEMO_FEED=" + feed +
+                      " MINIBOX_DEMO_NO_ATTACH=1 MINIBOX_BIN=" + std::string(MINIBOX_BIN_DIR) + " ";
+    std::string demo = support::source_dir() + "/workshop/instructor/demo.sh";
+    std::string tmux = "tmux -L " + sock + " ";
+    ASSERT_EQ(support::sh(env + demo + " 01 2").status, 0);
+    support::sh("sleep 1; " + tmux + "send-keys -t minibox-demo:0.0 Enter; sleep 2; " + tmux +
+                "send-keys -t minibox-demo:0.0 Enter; sleep 2");
+    std::string right = support::sh(tmux + "capture-pane -p -t minibox-demo:0.1").out;
+    std::string left = support::sh(tmux + "capture-pane -p -t minibox-demo:0.0").out;
+    support::sh(tmux + "kill-server; rm -f " + feed);
+    std::string h = host_name();
+    EXPECT_NE(right.find("-- before sethostname(\"box\")"), std::string::npos) << right;
+    EXPECT_NE(right.find(h + "\n" + h + "\n\n-- after sethostname(\"box\")"), std::string::npos) << right;
+    EXPECT_NE(right.find("container renamed)\n$ hostname; nsenter"), std::string::npos) << right;
+    EXPECT_NE(right.find("\n" + h + "\nbox"), std::string::npos) << right;
+    EXPECT_NE(left.find("host, after:"), std::string::npos) << left;
+}
+
+}  // namespace

@@ -14,6 +14,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 bin=${MINIBOX_BIN:-$top/build/bin}
 session=minibox-demo
+# Tests run their own tmux server and feed: MINIBOX_DEMO_SOCKET (tmux -L), MINIBOX_DEMO_FEED.
+tmux() { command tmux ${MINIBOX_DEMO_SOCKET:+-L "$MINIBOX_DEMO_SOCKET"} "$@"; }
 
 commands() {
     case "$1" in
@@ -60,7 +62,7 @@ n=${2:-1}
 cmd=$(commands "$chapter" | sed -n "${n}p")
 [ -n "$cmd" ] || { echo "demo.sh: chapter $chapter has no demo $n" >&2; exit 2; }
 
-feed=/tmp/minibox-demo.feed
+feed=${MINIBOX_DEMO_FEED:-/tmp/minibox-demo.feed}
 if ! tmux has-session -t "$session" 2>/dev/null; then
     work=$(mktemp -d /tmp/minibox-demo.XXXXXX)
     tmux new-session -d -s "$session" -x 200 -y 50 -c "$work"
