@@ -376,6 +376,7 @@ TEST(Step03BadInput, OneLineExit125AndNothingLeftBehind) {
         {{"--rootfs", s / "missing", "true"}, 125, "No such file or directory"},
         {{"--rootfs", "/etc/passwd", "true"}, 125, "not a directory"},
         {{"--rootfs", rootfs, "no-such-command"}, 127, "command not found"},
+        {{"--rootfs", rootfs, "--", ""}, 127, "exec \"\": command not found"},
         {{"--rootfs", rootfs, "-v", s / "missing" + ":/x", "true"}, 125, "No such file or directory"},
         {{"--rootfs", rootfs, "-v", v + ":relative", "true"}, 125, "must be absolute"},
         {{"--rootfs", rootfs, "-v", v + ":/../x", "true"}, 125, "escapes the root"},

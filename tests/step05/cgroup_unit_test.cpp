@@ -296,4 +296,14 @@ TEST_F(FakeTree, DeadRecordsAreReaped) {
     ::unsetenv("MINIBOX_RUN");
 }
 
+// --help shows each placeholder once: "SIZE", not "SIZE:SIZE" (a validator's description).
+TEST(Options, HelpPlaceholdersReadAsOneWord) {
+    CLI::App app{"test"};
+    cgroup::Config cfg;
+    cgroup::add_options(app, cfg);
+    std::string help = app.help();
+    for (const char* doubled : {"SIZE:SIZE", "N:N", "LIST:LIST"}) EXPECT_EQ(help.find(doubled), std::string::npos) << help;
+    EXPECT_NE(help.find("-m,--memory SIZE"), std::string::npos) << help;
+}
+
 }  // namespace
