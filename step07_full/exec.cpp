@@ -414,8 +414,15 @@ int run(const container::State& st, const spec::Spec& spec, const Options& opts_
     const spec::Process& p = opts.process;
     // Input first: nothing is opened or forked for a request that cannot work.
     if (p.args.empty()) throw Error("exec: no command given");
-    if (p.terminal && opts.console_socket.empty())
-        throw Error("exec --tty: needs --console-socket").with_hint("the engine's socket that receives the terminal");
+    if (p.terminal && opts.console_socket.empty()) {
+        if (opts.detach)
+            throw Error("exec --tty --detach: needs --console-socket")
+                .with_hint("the engine's socket that receives the terminal; nobody else would hold it");
+        // In the foreground, as `run` does: the process uses our own stdio (a terminal when we
+        // run in one) instead of a pty of its own.
+        narrate::note("exec", "--tty without --console-socket: the process gets our own stdio");
+        opts.process.terminal = false;
+    }
     if (!p.terminal && !opts.console_socket.empty())
         throw Error("exec --console-socket: only with --tty (process.terminal)");
     if (opts.preserve_fds < 0) throw Error("--preserve-fds: must be 0 or more");

@@ -57,6 +57,7 @@ protected:
         char tmpl[] = "/tmp/mbx07x.XXXXXX";
         ASSERT_NE(::mkdtemp(tmpl), nullptr);
         dir_ = tmpl;
+        ::chmod(dir_.c_str(), 0755);  // mkdtemp's 0700 would shut out root of a user namespace
         root_ = dir_ + "/state";
         ASSERT_EQ(support::sh("cp -a " + support::busybox_rootfs() + " " + dir_ + "/rootfs").status, 0);
         std::vector<std::string> spec = {support::bin("step07_full"), "spec", "--bundle", dir_};
@@ -241,7 +242,11 @@ TEST_F(Running, CommandLineFlagsChangeTheProcess) {
     Result r = rt({"exec", "--env", "FOO=bar", "--cwd", "/tmp", id_, "sh", "-c", "echo $FOO $(pwd)"});
     EXPECT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.out, "bar /tmp\n");
-    r = rt({"exec", "--cap", "CAP_SYS_ADMIN", id_, "cat", "/proc/self/status"});
+}
+
+TEST_F(Running, CapFlagAddsACapability) {
+    // runc's form: the option's one value, then the id (a repeatable option takes one value each).
+    Result r = rt({"exec", "--cap", "CAP_SYS_ADMIN", id_, "cat", "/proc/self/status"});
     EXPECT_EQ(r.status, 0) << r.err;
     uint64_t eff = std::stoull(status_field(r.out, "CapEff").empty() ? "0" : status_field(r.out, "CapEff"), nullptr, 16);
     EXPECT_TRUE(eff & (uint64_t{1} << 21)) << "CAP_SYS_ADMIN added: " << r.out;
@@ -335,9 +340,16 @@ TEST_F(Running, TtyGoesToTheConsoleSocket) {
 }
 
 TEST_F(Running, RefusedWhenStoppedOrAskedWrongly) {
-    Result r = rt({"exec", "--tty", id_, "true"});
+    Result r = rt({"exec", "--tty", "--detach", id_, "true"});
     EXPECT_NE(r.status, 0);
     EXPECT_NE(r.err.find("--console-socket"), std::string::npos) << r.err;
+    // In the foreground, --tty without a socket uses the tool's own stdio (as `run` does).
+    r = rt({"exec", "--tty", id_, "echo", "own stdio"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "own stdio\n");
+    r = rt({"exec", "--console-socket", dir_ + "/none.sock", id_, "true"});
+    EXPECT_NE(r.status, 0);
+    EXPECT_NE(r.err.find("only with --tty"), std::string::npos) << r.err;
     r = rt({"exec", id_});
     EXPECT_NE(r.status, 0);
     r = rt({"exec", "no-such-container", "true"});
