@@ -101,7 +101,7 @@ TEST(Step01, StepPausesBeforeEachOperationOnATerminal) {
     EXPECT_EQ(r.status, 0) << r.out;
     EXPECT_NE(r.out.find("next: clone("), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("next: sethostname(\"box\")"), std::string::npos) << r.out;
-    EXPECT_NE(r.out.find("on the host: hostname; nsenter -t "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("host, before: hostname; nsenter -t "), std::string::npos) << r.out;  // and "host, after:" once it ran
     EXPECT_NE(r.out.find("press Enter"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("box\r\n"), std::string::npos) << r.out;
 }
