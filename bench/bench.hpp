@@ -45,5 +45,6 @@ std::vector<Comparison> step03(const Env& env);
 std::vector<Comparison> step04(const Env& env);
 std::vector<Comparison> step05(const Env& env);
 std::vector<Comparison> step06(const Env& env);
+std::vector<Comparison> step07(const Env& env);
 
 }  // namespace bench

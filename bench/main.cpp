@@ -62,7 +62,7 @@ std::vector<Comparison> all_comparisons(const bench::Env& env) {
     append(all, bench::step04(env));
     append(all, bench::step05(env));
     append(all, bench::step06(env));
-    // step07: append(all, bench::step07(env));
+    append(all, bench::step07(env));
     return all;
 }
 

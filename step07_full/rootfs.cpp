@@ -250,7 +250,17 @@ void Layer::prepare_host(launch::Context&) {
         narrate::sys({"rootfs", "mount_setattr(tree, AT_RECURSIVE, {MOUNT_ATTR_IDMAP, userns})",
                       "files owned by host uid 0 appear owned by the container's root", ""},
                      [&] { return ::mount_setattr(tree.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a); });
-        idmapped_ = std::move(tree);
+        // The child cannot attach it: a detached tree belongs to the host's user namespace, and
+        // the child's mount namespace to its own (move_mount: EPERM). So the runtime takes a
+        // mount namespace of its own (a slave: nothing goes back to the host), attaches the
+        // tree over the root there, and the child's clone(CLONE_NEWNS) copies it.
+        narrate::sys({"rootfs", "unshare(CLONE_NEWNS)", "a private mount namespace for this runtime process", ""},
+                     [] { return ::unshare(CLONE_NEWNS); });
+        narrate::sys({"rootfs", "mount(NULL, \"/\", NULL, MS_REC|MS_SLAVE)", "nothing mounted here reaches the host", ""},
+                     [] { return ::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr); });
+        narrate::sys({"rootfs", "move_mount(idmapped tree, \"" + cfg_.root + "\")",
+                      "the idmapped root, seen by the container's clone", ""},
+                     [&] { return ::move_mount(tree.get(), "", AT_FDCWD, cfg_.root.c_str(), MOVE_MOUNT_F_EMPTY_PATH); });
     } catch (const Error& e) {
         narrate::warn("user namespace: no idmapped root (" + e.line() +
                       "); the root's files keep their host owners: chown the rootfs to the mapped range "
@@ -268,18 +278,7 @@ void Layer::setup_inside(launch::Context&) {
                  [&] { return ::mount(nullptr, "/", nullptr, first, nullptr); });
 
     // 2. The root becomes a mount point of its own (pivot_root needs one).
-    unique_fd root;
-    if (idmapped_) {
-        narrate::sys({"rootfs", "move_mount(idmapped tree, \"" + cfg_.root + "\")", "the idmapped root", kObserve},
-                     [&] {
-                         return ::move_mount(idmapped_.get(), "", AT_FDCWD, cfg_.root.c_str(), MOVE_MOUNT_F_EMPTY_PATH);
-                     });
-        idmapped_.reset();
-        root.reset(::open(cfg_.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-        if (!root) throw SysError("open(\"" + cfg_.root + "\")", errno);
-    } else {
-        root = mnt::detail::bind_root(cfg_.root);
-    }
+    unique_fd root = mnt::detail::bind_root(cfg_.root);
 
     // 3. The engine's mounts, in its order (a later mount may sit on an earlier one).
     for (size_t i = 0; i < cfg_.mounts.size(); ++i) {

@@ -45,7 +45,6 @@ public:
 private:
     Config cfg_;
     std::vector<spec::IdMap> uid_, gid_;
-    unique_fd idmapped_;  // a detached, idmapped tree of the root (open_tree + mount_setattr)
 };
 
 }  // namespace rootfs

@@ -1,0 +1,80 @@
+// step07: the runtime against the runtimes engines ship, on the same bundle. The bundle is the
+// one `step07_full spec` writes (Docker's defaults: pid, net, ipc, uts, mount and cgroup
+// namespaces, pivot_root, /proc /dev /sys /dev/pts /dev/shm /dev/mqueue /sys/fs/cgroup, the 14
+// capabilities, masked and read-only paths, Docker's seccomp profile) running /bin/true; each
+// runtime does `run` of it: create, start, wait, delete.
+//
+// crun refuses this machine's hybrid cgroup layout (a cgroup2 mount holding no controller at
+// /sys/fs/cgroup/unified) unless run in a mount namespace where that mount is hidden; its side
+// then pays for one unshare(1) + umount(8) more, which the label says.
+//
+// The memory check: `run` of echo under a 512 KiB memory limit (crun's documented figure; runc
+// needs several MiB), once, reported as works / fails.
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "bench.hpp"
+#include "error.hpp"
+
+namespace bench {
+namespace {
+
+const std::string kDir = "/tmp/minibox-bench-step07";
+
+// A bundle of `step07_full spec`, with the process and linux fields given.
+std::string make_bundle(const Env& env, const std::string& name, const nlohmann::json& args,
+                        const nlohmann::json& linux_extra) {
+    std::string b = kDir + "/" + name;
+    std::string cmd = "mkdir -p " + b + " && cp -a " + env.rootfs + " " + b + "/rootfs && " + env.bin_dir +
+                      "/step07_full spec --bundle " + b;
+    if (std::system(cmd.c_str()) != 0) throw Error("could not make the bundle " + b);
+    std::ifstream in(b + "/config.json");
+    nlohmann::json c = nlohmann::json::parse(in);
+    c["process"]["terminal"] = false;
+    c["process"]["args"] = args;
+    c["linux"].update(linux_extra);
+    std::ofstream(b + "/config.json") << c.dump(2);
+    return b;
+}
+
+}  // namespace
+
+std::vector<Comparison> step07(const Env& env) {
+    std::string crun = find_program("crun"), runc = find_program("runc"), sh = find_program("sh");
+    std::string unshare = find_program("unshare");
+    std::string ours = env.bin_dir + "/step07_full";
+    std::string bundle = kDir + "/true";
+    auto side = [&](const std::string& label, const std::string& rt) {
+        return Side{label, {sh, "-c", rt + " --root " + kDir + "/state-" + label.substr(0, 4) + " run --bundle " +
+                                          bundle + " bench07 </dev/null"}};
+    };
+    Comparison vs_crun;
+    vs_crun.name = "step07 run vs crun";
+    vs_crun.ours = side("ours step07_full run", ours);
+    vs_crun.reference = side("crun run (in unshare -m, cgroup2 mount hidden)",
+                             unshare + " -m sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; exec " + crun + " \"$@\"' crun");
+    vs_crun.goal = 0.7;
+    if (crun.empty()) vs_crun.skip = "no crun (apt-get install crun)";
+    vs_crun.setup = [env] {
+        std::system(("rm -rf " + kDir).c_str());
+        make_bundle(env, "true", nlohmann::json::array({"/bin/true"}), nlohmann::json::object());
+        // The memory check, once.
+        std::string b = make_bundle(env, "mem", nlohmann::json::array({"echo", "hi"}), {{"resources", {{"memory", {{"limit", 524288}}}}}});
+        std::string cmd = env.bin_dir + "/step07_full --root " + kDir + "/state-mem run --bundle " + b +
+                          " bench07mem >/dev/null 2>&1";
+        std::printf("  memory check: step07_full run of echo under a 512 KiB memory limit: %s\n",
+                    std::system(cmd.c_str()) == 0 ? "works" : "FAILS");
+    };
+    Comparison vs_runc = vs_crun;
+    vs_runc.name = "step07 run vs runc";
+    vs_runc.reference = side("runc run", runc);
+    vs_runc.goal = 0.25;
+    vs_runc.skip = runc.empty() ? "no runc (apt-get install runc)" : "";
+    vs_runc.teardown = [] { std::system(("rm -rf " + kDir).c_str()); };
+    return {vs_crun, vs_runc};
+}
+
+}  // namespace bench
