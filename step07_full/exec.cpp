@@ -180,7 +180,6 @@ struct Plan {
             if (flags >= 0) ::fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
         }
         if (p.terminal) console::setup(plan.console_fd, p.console_height, p.console_width);
-        if (p.oom_score_adj) process::set_oom_score_adj(0, *p.oom_score_adj);
         process::prepare(p, plan.spec->personality);
         security::apply(p, plan.spec->seccomp);
         exec_command(p);
@@ -506,6 +505,10 @@ int run(const container::State& st, const spec::Spec& spec, const Options& opts_
                                       st.cgroup_dirs.front() + (st.cgroup_dirs.size() > 1 ? ", ..." : "") + ")");
             resources::Container::from_dirs(st.cgroup_dirs).add_pid(kid);
         }
+        // From the host, on our child: the process inherits it at fork. Lowering the score needs
+        // CAP_SYS_RESOURCE of the host's user namespace, which a process inside a user
+        // namespace never has.
+        if (p.oom_score_adj) process::set_oom_score_adj(kid, *p.oom_score_adj);
         check(::write(go_write.get(), "g", 1), "write(go)");
         go_write.reset();
 

@@ -97,7 +97,7 @@ protected:
     // keeps that stdio (a pipe that support::run reads to EOF would never end).
     // `timeout`: a runtime that hangs fails the test instead of the whole suite.
     Result rt_files(const std::vector<std::string>& a) {
-        std::string line = "timeout 30 " + quote(support::bin("step07_full")) + " --root " + quote(root_);
+        std::string line = "timeout 15 " + quote(support::bin("step07_full")) + " --root " + quote(root_);
         for (auto& x : a) line += " " + quote(x);
         std::string out = dir_ + "/rt.out", err = dir_ + "/rt.err";
         line += " </dev/null >" + quote(out) + " 2>" + quote(err);
@@ -286,6 +286,16 @@ TEST_F(Running, ProcessFromAJsonFile) {
     EXPECT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.out.substr(0, r.out.find('\n') + 1), "from-json /etc 0\n") << r.out;
     EXPECT_NE(r.out.find("CapEff:\t0000000000000020"), std::string::npos) << r.out;  // CAP_KILL = 5
+}
+
+TEST_F(Running, OomScoreAdjOfTheProcessObject) {
+    nlohmann::json p = {{"args", {"sleep", "100"}}, {"cwd", "/"}, {"user", {{"uid", 0}, {"gid", 0}}},
+                        {"oomScoreAdj", 321}};  // raised: lowering needs CAP_SYS_RESOURCE, which a test host may lack
+    std::ofstream(dir_ + "/process.json") << p.dump();
+    pid_t pid = exec_detached({}, {"--process", dir_ + "/process.json"});
+    ASSERT_GT(pid, 0);
+    EXPECT_EQ(support::read_file("/proc/" + std::to_string(pid) + "/oom_score_adj"), "321\n");
+    EXPECT_NE(support::read_file("/proc/" + std::to_string(init_) + "/oom_score_adj"), "321\n");
 }
 
 TEST_F(Running, PreserveFdsPassesExactlyThoseFds) {
