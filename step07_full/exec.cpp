@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstring>
 #include <optional>
+#include <sstream>
 
 #include "console.hpp"
 #include "error.hpp"
@@ -86,14 +87,14 @@ bool same_file(int a, int b) {
     return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-std::vector<NsFd> open_namespaces(pid_t pid) {
+std::vector<NsFd> open_namespaces(pid_t pid, const std::string& id) {
     std::vector<NsFd> out;
     for (const auto& k : kOrder) {
         std::string path = "/proc/" + std::to_string(pid) + "/ns/" + k.file;
         int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
             if (errno == ENOENT && k.type == CLONE_NEWCGROUP) continue;  // a kernel without cgroup namespaces
-            if (errno == ENOENT || errno == ESRCH) throw Error("container is not running", kLifecycle);
+            if (errno == ENOENT || errno == ESRCH) throw Error("container " + id + " is not running", kLifecycle);
             throw SysError("open(\"" + path + "\", O_RDONLY)", errno);
         }
         unique_fd theirs(fd);
@@ -109,6 +110,32 @@ std::vector<NsFd> open_namespaces(pid_t pid) {
 // Finding the command. This is common/launcher.cpp's exec_command (private there), copied in its
 // minimal form rather than moved into the shared launcher, so steps 01-06 stay untouched: the
 // container's PATH, and "not found" (127) told apart from "found but cannot run" (126).
+
+// runc's rule for HOME: when the process's environment has none, the home directory of its uid
+// in the container's /etc/passwd (read after setns(CLONE_NEWNS), so it is the container's file),
+// else "/". Docker sets HOME itself; a bare `runc exec` relies on this.
+std::vector<std::string> with_home(std::vector<std::string> env, uid_t uid) {
+    for (auto& e : env)
+        if (e.rfind("HOME=", 0) == 0) return env;
+    std::string home = "/";
+    std::istringstream passwd(files::read("/etc/passwd"));
+    for (std::string line; std::getline(passwd, line);) {
+        // name:password:uid:gid:gecos:home:shell
+        std::vector<std::string> f;
+        for (size_t start = 0;;) {
+            size_t end = line.find(':', start);
+            f.push_back(line.substr(start, end == std::string::npos ? std::string::npos : end - start));
+            if (end == std::string::npos) break;
+            start = end + 1;
+        }
+        if (f.size() >= 6 && f[2] == std::to_string(uid) && !f[5].empty()) {
+            home = f[5];
+            break;
+        }
+    }
+    env.push_back("HOME=" + home);
+    return env;
+}
 
 [[noreturn]] void exec_command(const spec::Process& p) {
     std::vector<char*> argv, envp;
@@ -181,8 +208,10 @@ struct Plan {
         }
         if (p.terminal) console::setup(plan.console_fd, p.console_height, p.console_width);
         process::prepare(p, plan.spec->personality);
+        spec::Process final = p;
+        final.env = with_home(p.env, p.user.uid);
         security::apply(p, plan.spec->seccomp);
-        exec_command(p);
+        exec_command(final);
     } catch (const Error& e) {
         report(plan.report_fd, kFailure, e.exit_status(), e.line());
         ::_exit(e.exit_status());
@@ -444,14 +473,14 @@ int run(const container::State& st, const spec::Spec& spec, const Options& opts_
         }
     }
 
-    std::vector<NsFd> ns = open_namespaces(st.pid);
+    std::vector<NsFd> ns = open_namespaces(st.pid, st.id);
     bool shares_mnt = false;
     for (auto& n : ns)
         if (n.kind->type == CLONE_NEWNS && n.shared) shares_mnt = true;
     unique_fd root;
     if (shares_mnt) {
         root.reset(::open(("/proc/" + std::to_string(st.pid) + "/root").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-        if (!root) throw Error("container is not running", kLifecycle);
+        if (!root) throw Error("container " + st.id + " is not running", kLifecycle);
     }
     // The fds are the init's only if it is still the same process: checked after opening them,
     // so a pid reused in between cannot hand us another process's namespaces.

@@ -244,6 +244,20 @@ TEST_F(Running, CommandLineFlagsChangeTheProcess) {
     EXPECT_EQ(r.out, "bar /tmp\n");
 }
 
+TEST_F(Running, HomeComesFromTheContainersPasswdWhenUnset) {
+    std::ofstream(dir_ + "/rootfs/etc/passwd", std::ios::app) << "minibox-test:x:4242:4242::/home/mbx:/bin/sh\n";
+    nlohmann::json p = {{"args", {"sh", "-c", "echo $HOME"}}, {"cwd", "/"}, {"env", {"PATH=/bin"}},
+                        {"user", {{"uid", 4242}, {"gid", 4242}}}, {"noNewPrivileges", true}};
+    std::ofstream(dir_ + "/process.json") << p.dump();
+    Result r = rt({"exec", "--process", dir_ + "/process.json", id_});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "/home/mbx\n");
+    p["env"] = {"PATH=/bin", "HOME=/given"};
+    std::ofstream(dir_ + "/process.json") << p.dump();
+    r = rt({"exec", "--process", dir_ + "/process.json", id_});
+    EXPECT_EQ(r.out, "/given\n") << r.err;
+}
+
 TEST_F(Running, CapFlagAddsACapability) {
     // runc's form: the option's one value, then the id (a repeatable option takes one value each).
     Result r = rt({"exec", "--cap", "CAP_SYS_ADMIN", id_, "cat", "/proc/self/status"});
