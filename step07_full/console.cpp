@@ -55,11 +55,19 @@ unique_fd connect(const std::string& socket_path) {
 void setup(int socket, unsigned height, unsigned width) {
     // /dev/ptmx inside the container is a symlink to pts/ptmx of the container's own devpts
     // mount (newinstance): the pty is numbered and visible there only, not in the host's /dev/pts.
-    unique_fd master(static_cast<int>(narrate::sys(
-        {"console", "open(\"/dev/ptmx\", O_RDWR|O_NOCTTY|O_CLOEXEC)",
-         "a new pseudo-terminal pair in the container's devpts; this is its master end",
-         "nsenter -t {pid} -m ls -l /dev/pts"},
-        [] { return ::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC); })));
+    unique_fd master;
+    try {
+        master.reset(static_cast<int>(narrate::sys(
+            {"console", "open(\"/dev/ptmx\", O_RDWR|O_NOCTTY|O_CLOEXEC)",
+             "a new pseudo-terminal pair in the container's devpts; this is its master end",
+             "nsenter -t {pid} -m ls -l /dev/pts"},
+            [] { return ::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC); })));
+    } catch (Error& e) {
+        e.context("process.terminal");
+        if (e.err() == ENOENT || e.err() == ENXIO)
+            e.with_hint("the container needs a devpts mount at /dev/pts (newinstance,ptmxmode=0666)");
+        throw;
+    }
 
     // grantpt(3) is a no-op on devpts; unlockpt(3) is this ioctl.
     int unlock = 0;

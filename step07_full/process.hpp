@@ -22,7 +22,7 @@ int sysctl_namespace(const std::string& key);
 void validate_sysctl(const std::map<std::string, std::string>& sysctl, const spec::Spec& s);
 
 // Host side, after clone: oom_score_adj of the child (writing it from outside works before the
-// container drops anything).
+// container drops anything). pid 0: the calling process (/proc/self).
 void set_oom_score_adj(pid_t pid, int value);
 
 // Child side, after pivot_root: sysctls under /proc/sys.
