@@ -208,10 +208,10 @@ struct Plan {
         }
         if (p.terminal) console::setup(plan.console_fd, p.console_height, p.console_width);
         process::prepare(p, plan.spec->personality);
-        spec::Process final = p;
-        final.env = with_home(p.env, p.user.uid);
+        spec::Process command = p;
+        command.env = with_home(p.env, p.user.uid);
         security::apply(p, plan.spec->seccomp);
-        exec_command(final);
+        exec_command(command);
     } catch (const Error& e) {
         report(plan.report_fd, kFailure, e.exit_status(), e.line());
         ::_exit(e.exit_status());
@@ -228,10 +228,10 @@ struct Plan {
         // Dies with the parent while it sets up (the grandchild does not inherit this).
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         char go = 0;
-        ssize_t n;
-        do n = ::read(go_fd, &go, 1);
-        while (n < 0 && errno == EINTR);
-        if (n != 1) ::_exit(exit_code::tool_failed);  // the parent gave up
+        ssize_t got;
+        do got = ::read(go_fd, &go, 1);
+        while (got < 0 && errno == EINTR);
+        if (got != 1) ::_exit(exit_code::tool_failed);  // the parent gave up
         ::close(go_fd);
 
         bool joined_mnt = false;
