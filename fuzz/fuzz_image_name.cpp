@@ -10,7 +10,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string text(reinterpret_cast<const char*>(data), size);
     std::string why;
     if (image::valid_name(text, why)) {
-        if (text.find('/') != std::string::npos || text.find("..") != std::string::npos) __builtin_trap();
+        // A name is one directory entry of images/: no '/', never "." or "..", no NUL.
+        if (text.find('/') != std::string::npos || text == "." || text == ".." || text.find('\0') != std::string::npos)
+            __builtin_trap();
     }
     if (auto rel = image::check_entry_path(text, why)) {
         // Accepted paths are relative, normalized, and have no ".." component.

@@ -85,6 +85,12 @@ struct ArchiveDeleter {
 };
 
 // Bad archive content: the import is refused. The message names the entry.
+// libarchive's message; it may be NULL (seen with a truncated or damaged archive, by fuzzing).
+std::string error_text(archive* a) {
+    const char* text = archive_error_string(a);
+    return text ? text : "damaged archive (libarchive gave no reason)";
+}
+
 [[noreturn]] void refuse(const std::string& entry, const std::string& why) {
     throw Error("refused: entry \"" + entry + "\" " + why);
 }
@@ -115,12 +121,12 @@ public:
         archive_read_support_filter_all(a.get());
         archive_read_support_format_tar(a.get());
         if (archive_read_open_filename(a.get(), path.c_str(), 1 << 16) != ARCHIVE_OK)
-            throw Error(path + ": " + archive_error_string(a.get()));
+            throw Error(path + ": " + error_text(a.get()));
         for (;;) {
             archive_entry* e = nullptr;
             int rc = archive_read_next_header(a.get(), &e);
             if (rc == ARCHIVE_EOF) break;
-            if (rc < ARCHIVE_WARN) throw Error(path + ": not a readable tar archive: " + archive_error_string(a.get()));
+            if (rc < ARCHIVE_WARN) throw Error(path + ": not a readable tar archive: " + error_text(a.get()));
             entry(a.get(), e);
             ++stats_.entries;
             if (opts_.progress) opts_.progress(stats_);
@@ -347,7 +353,7 @@ private:
             for (;;) {
                 int rc = archive_read_data_block(a, &buf, &size, &offset);
                 if (rc == ARCHIVE_EOF) break;
-                if (rc < ARCHIVE_WARN) throw Error(shown + ": " + archive_error_string(a));
+                if (rc < ARCHIVE_WARN) throw Error(shown + ": " + error_text(a));
                 // A size the header did not announce (or lied about) is checked too.
                 std::uint64_t reach = static_cast<std::uint64_t>(offset) + size;
                 if (reach > end) {
