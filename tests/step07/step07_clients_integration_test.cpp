@@ -54,12 +54,15 @@ protected:
         ASSERT_EQ(::access(runtime_.c_str(), X_OK), 0) << "runtime under test not executable: " << runtime_;
         std::string why = enter_sandbox();
         ASSERT_EQ(why, "") << "cannot isolate the engines";
+        ASSERT_EQ(reset_sandbox(), "");
         dir_ = std::make_unique<TempDir>();
         ASSERT_FALSE(dir_->path().empty()) << "mkdtemp /tmp/mbxc.XXXXXX";
         wrapper_ = write_wrapper(*dir_, runtime_);
         transcript_ = *dir_ / "transcript.log";
         argv_log_ = *dir_ / "argv.log";
         // A leftover parent from an interrupted run would make the checks fail for nothing.
+        if (int n = kill_stale(cgroup_parent()))
+            std::cerr << "[ stale   ] killed " << n << " processes left in /" << cgroup_parent() << " by an earlier run\n";
         remove_cgroup_parent(cgroup_parent());
 
         // The image: step03's busybox root, copied so that an engine writing mount points into
@@ -98,7 +101,7 @@ protected:
         dir_.reset();
     }
 
-    Out sh(const std::vector<std::string>& argv, std::chrono::seconds timeout = 90s) {
+    Out sh(const std::vector<std::string>& argv, std::chrono::seconds timeout = 30s) {
         return run(argv, transcript_, timeout, env_);
     }
 
@@ -263,7 +266,7 @@ TEST_F(Podman, Tty) {
 }
 
 TEST_F(Podman, LoadedImage) {
-    auto load = sh(podman({"load", "-i", archive()}));
+    auto load = sh(podman({"load", "-i", archive()}), 90s);
     ASSERT_EQ(load.status, 0) << load.err;
     auto r = sh(podman(with(with({"run", "--rm"}, run_opts()),
                             {"localhost/busybox:latest", "sh", "-c", "echo from-image; hostname"})));
@@ -311,7 +314,7 @@ protected:
             if (!up) std::this_thread::sleep_for(100ms);
         }
         ASSERT_TRUE(up) << "containerd did not answer on " << sock_ << ":\n" << slurp(daemon_log());
-        auto imp = sh(ctr({"images", "import", archive()}));
+        auto imp = sh(ctr({"images", "import", archive()}), 90s);
         ASSERT_EQ(imp.status, 0) << imp.err;
     }
 
@@ -462,7 +465,7 @@ protected:
             if (!up) std::this_thread::sleep_for(100ms);
         }
         ASSERT_TRUE(up) << "dockerd did not answer on " << sock_ << ":\n" << slurp(daemon_log());
-        auto load = sh(docker({"load", "-i", archive()}));
+        auto load = sh(docker({"load", "-i", archive()}), 90s);
         ASSERT_EQ(load.status, 0) << load.err;
     }
 

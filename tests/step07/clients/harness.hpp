@@ -163,6 +163,24 @@ inline std::string enter_sandbox() {
     return result;
 }
 
+// Between two tests of one process (the binary run by hand rather than by ctest): fresh /run
+// and /var/tmp, an empty /var/lib/containers, so one test's leftovers are not the next one's.
+inline std::string reset_sandbox() {
+    static bool first = true;
+    if (first) {
+        first = false;
+        return "";
+    }
+    for (auto [path, mode] : {std::pair<const char*, const char*>{"/run", "mode=755"}, {"/var/tmp", "mode=1777"}}) {
+        ::umount2(path, MNT_DETACH);
+        if (::mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, mode) != 0)
+            return std::string("mount tmpfs on ") + path + ": " + std::strerror(errno);
+    }
+    std::error_code ec;
+    for (auto& name : entries("/var/lib/containers")) fs::remove_all("/var/lib/containers/" + name, ec);
+    return "";
+}
+
 // A directory /tmp/mbxc.XXXXXX (short: podman refuses a --runroot over 50 characters); on
 // destruction every mount under it is detached and the tree removed.
 class TempDir {
@@ -229,14 +247,17 @@ inline std::string quote_argv(const std::vector<std::string>& argv) {
     return s;
 }
 
+// `tie`: the child gets SIGKILL when the test dies (prctl PR_SET_PDEATHSIG), so a test killed by
+// a timeout does not leave a daemon running.
 inline pid_t spawn(const std::vector<std::string>& argv, const std::string& out, const std::string& err,
-                   const std::vector<std::string>& env) {
+                   const std::vector<std::string>& env, bool tie = false) {
     auto envs = environment(env);
     auto cenv = c_strings(envs);
     auto cargv = c_strings(argv);
     pid_t pid = ::fork();
     if (pid == 0) {
         ::setpgid(0, 0);
+        if (tie) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         int in = ::open("/dev/null", O_RDONLY);
         int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         int e = err == out ? o : ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -254,7 +275,7 @@ inline pid_t spawn(const std::vector<std::string>& argv, const std::string& out,
 // through files (a pipe would be held open by conmon or a shim that inherits it). Each call and
 // its result is appended to `transcript`.
 inline Out run(const std::vector<std::string>& argv, const std::string& transcript,
-               std::chrono::seconds timeout = 90s, const std::vector<std::string>& env = {}) {
+               std::chrono::seconds timeout = 30s, const std::vector<std::string>& env = {}) {
     std::string base = transcript + ".cmd";
     pid_t pid = spawn(argv, base + ".out", base + ".err", env);
     Out r;
@@ -292,7 +313,7 @@ inline Out run(const std::vector<std::string>& argv, const std::string& transcri
 class Daemon {
 public:
     Daemon(const std::vector<std::string>& argv, const std::string& log, const std::vector<std::string>& env = {})
-        : pid_(spawn(argv, log, log, env)) {}
+        : pid_(spawn(argv, log, log, env, true)) {}
     ~Daemon() { stop(); }
     Daemon(const Daemon&) = delete;
     Daemon& operator=(const Daemon&) = delete;
@@ -556,6 +577,19 @@ inline std::string cgroup_procs_below(const std::string& dir) {
         }
     }
     return trim(s);
+}
+
+// SIGKILLs what an interrupted run left in cgroups below /<parent> (our own parent: every
+// process there is one of our containers); returns how many.
+inline int kill_stale(const std::string& parent) {
+    int n = 0;
+    for (auto& h : cgroup_hierarchies()) {
+        std::istringstream in(cgroup_procs_below(h + "/" + parent));
+        for (pid_t p; in >> p;)
+            if (p > 1 && ::kill(p, SIGKILL) == 0) ++n;
+    }
+    if (n) std::this_thread::sleep_for(300ms);
+    return n;
 }
 
 // Removes /<parent> and the (empty) directories below it in every hierarchy; "" or what stayed.
