@@ -507,6 +507,16 @@ TEST_F(Docker, DetachedExecLogsStopRm) {
     EXPECT_EQ(e.out, "hi-exec\npid1=sh\n") << e.err;
     expect_runtime_called("exec");
 
+    // exec -t: the shim passes --console-socket to exec and copies the pty master's output.
+    auto et = sh(docker({"exec", "-t", "c1", "tty"}));
+    EXPECT_EQ(et.status, 0) << et.err;
+    EXPECT_EQ(trim(et.out), "/dev/pts/0") << et.err;
+    bool console_exec = false;
+    std::istringstream calls(slurp(argv_log_));
+    for (std::string l; std::getline(calls, l);)
+        console_exec |= l.find(" exec ") != std::string::npos && l.find(" --console-socket ") != std::string::npos;
+    EXPECT_TRUE(console_exec) << "no `exec ... --console-socket S` call";
+
     auto logs = sh(docker({"logs", "c1"}));
     EXPECT_EQ(logs.status, 0) << logs.err;
     EXPECT_EQ(logs.out, "log-line\n") << logs.err;
