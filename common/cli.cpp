@@ -34,6 +34,8 @@ std::optional<int> parse_args(CLI::App& app, int argc, char** argv) {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
         return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
     } catch (const CLI::ParseError& e) {
         narrate::error(e.what());
         return exit_code::tool_failed;

@@ -77,12 +77,8 @@ Error no_such(const std::string& id) { return Error("container " + id + " does n
 State Store::load(const std::string& id) const {
     std::string why;
     if (!valid_id(id, why)) throw Error(why, 1);
-    std::string text;
-    try {
-        text = files::read(dir(id) + "/state.json");
-    } catch (const Error&) {
-        throw no_such(id);
-    }
+    if (!exists(id)) throw no_such(id);
+    std::string text = files::read(dir(id) + "/state.json");
     nlohmann::json j;
     try {
         j = nlohmann::json::parse(text);
@@ -163,8 +159,14 @@ Store::Lock::Lock(const Store& store, const std::string& id) {
     std::string path = store.root() + "/." + id + ".lock";
     fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd_ < 0) throw SysError("open(\"" + path + "\")", errno);
-    while (::flock(fd_, LOCK_EX) < 0) {
-        if (errno != EINTR) throw SysError("flock(\"" + path + "\", LOCK_EX)", errno);
+    // A POSIX record lock, not flock(2): flock belongs to the open file, which the container's
+    // init inherits through clone() and keeps while it waits for `start` - the id would stay
+    // locked. A record lock belongs to this process alone and is not inherited.
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    while (::fcntl(fd_, F_SETLKW, &fl) < 0) {
+        if (errno != EINTR) throw SysError("fcntl(\"" + path + "\", F_SETLKW)", errno);
     }
 }
 

@@ -324,6 +324,13 @@ bool wait_gone(const Store& store, const State& st, int ms) {
     return container::status(st, store) == Status::stopped;
 }
 
+// The host id that id 0 of the container maps to.
+uid_t host_id_of_root(const std::vector<spec::IdMap>& maps) {
+    for (auto& m : maps)
+        if (m.container_id == 0) return m.host_id;
+    return static_cast<uid_t>(-1);  // chown(2): leave unchanged
+}
+
 void check_id(const std::string& id) {
     std::string why;
     if (!container::valid_id(id, why)) throw Error(why, 1);
@@ -351,6 +358,11 @@ int create(const Global& g, const std::string& id, const CreateOptions& opts) {
         pending.creator = state::Owner::self().str();
         store.save(pending);
         if (::mkfifo(fifo.c_str(), 0600) < 0) throw SysError("mkfifo(\"" + fifo + "\")", errno);
+        // In a user namespace the init is root there but an unprivileged id here: the fifo must
+        // be its own, or it cannot reopen it for writing at the gate.
+        if (!s.uid_mappings.empty() && ::chown(fifo.c_str(), host_id_of_root(s.uid_mappings),
+                                               host_id_of_root(s.gid_mappings)) < 0)
+            throw SysError("chown(\"" + fifo + "\")", errno);
         launch::Context ctx = context_for(s, id);
         launch::CreateHooks hooks;
         hooks.on_ready = [&](launch::Context& c) {

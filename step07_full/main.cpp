@@ -154,13 +154,14 @@ int main(int argc, char** argv) {
     exec_cmd->add_option("--pid-file", xo.pid_file, "write its pid there");
     exec_cmd->add_option("--console-socket", xo.console_socket, "unix socket that receives the pty master");
     exec_cmd->add_flag("--tty,-t", tty, "allocate a pty");
-    exec_cmd->add_option("--env,-e", envs, "K=V");
+    exec_cmd->add_option("--env,-e", envs, "K=V")->allow_extra_args(false);
     exec_cmd->add_option("--cwd", cwd, "working directory");
     exec_cmd->add_option("--user,-u", user, "UID[:GID]");
-    exec_cmd->add_option("--cap,-c", caps, "a capability to add");
+    exec_cmd->add_option("--cap,-c", caps, "a capability to add")->allow_extra_args(false);
     exec_cmd->add_flag("--no-new-privs", no_new_privs, "set no_new_privs");
     exec_cmd->add_option("--preserve-fds", xo.preserve_fds, "pass fds 3..3+N-1")->check(CLI::NonNegativeNumber);
     exec_cmd->prefix_command();  // ID, then the command with its own options
+    exec_cmd->fallthrough(false);  // an option after the ID belongs to the command
 
     if (auto stop = cli::parse_args(app, argc, argv)) return *stop;
     if (step && !::isatty(STDIN_FILENO)) {

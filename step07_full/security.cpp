@@ -168,6 +168,19 @@ void apply(const spec::Process& process, const std::optional<spec::Seccomp>& sec
                   "setresuid to a non-root uid would otherwise empty the permitted set before capset", ""},
                  [] { return prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0); });
     drop_bounding(caps.bounding);
+
+    // Without no_new_privs the kernel lets only a holder of CAP_SYS_ADMIN install a filter (or
+    // a setuid program could be run under a filter that fools it). If the identity switch (a
+    // non-root uid clears the effective set) or capset is about to lose it, the filter goes in
+    // now, while we are still root - and then it must allow setgroups, setresuid, capset and
+    // prctl, which Docker's profile does.
+    bool early = seccomp && !process.no_new_privileges &&
+                 (!has(caps.effective, CAP_SYS_ADMIN) || process.user.uid != 0);
+    if (early) {
+        narrate::note(kLayer, "seccomp before the identity and capset: without no_new_privs, loading a filter "
+                              "needs CAP_SYS_ADMIN, which they drop");
+        seccomp::install(*seccomp);
+    }
     set_identity(process.user);
     if (process.no_new_privileges)
         narrate::sys({kLayer, "prctl(PR_SET_NO_NEW_PRIVS, 1)",
@@ -175,14 +188,6 @@ void apply(const spec::Process& process, const std::optional<spec::Seccomp>& sec
                       "grep NoNewPrivs /proc/{pid}/status"},
                      [] { return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); });
 
-    // Without no_new_privs the kernel lets only a holder of CAP_SYS_ADMIN install a filter (or
-    // a setuid program could be run under a filter that fools it). If capset is about to drop
-    // it, the filter goes in first - and then it must allow capset and prctl, which Docker's does.
-    bool early = seccomp && !process.no_new_privileges && !has(caps.effective, CAP_SYS_ADMIN);
-    if (early) {
-        narrate::note(kLayer, "seccomp before capset: without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which capset drops");
-        seccomp::install(*seccomp);
-    }
     set_capabilities(caps);
     if (seccomp && !early) seccomp::install(*seccomp);
 }

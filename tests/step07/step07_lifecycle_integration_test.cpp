@@ -104,7 +104,7 @@ TEST_F(Bundle, RunPrintsAndReturnsTheStatus) {
 }
 
 TEST_F(Bundle, CreateWaitsStartRunsDeleteRemovesEverything) {
-    args({"sh", "-c", "echo started > /tmp/out; sleep 100"});
+    args({"sh", "-c", "echo started > /tmp/out; sleep 100; true"});
     config_["mounts"].push_back({{"destination", "/tmp"}, {"type", "bind"}, {"source", dir_}, {"options", {"rbind", "rw"}}});
     save();
     Result r = rt_detached({"create", "--bundle", dir_, "--pid-file", dir_ + "/pid", id_});
@@ -131,10 +131,16 @@ TEST_F(Bundle, CreateWaitsStartRunsDeleteRemovesEverything) {
     EXPECT_EQ(state()["status"], "running");
     EXPECT_EQ(rt({"start", id_}).status, 1) << "a second start is refused";
 
-    r = rt({"ps", "--format", "json", id_});
-    ASSERT_EQ(r.status, 0) << r.err;
-    auto pids = nlohmann::json::parse(r.out);
-    EXPECT_GE(pids.size(), 2u);  // sh and sleep
+    nlohmann::json pids;
+    for (int i = 0; i < 200; ++i) {  // sh forks sleep just after writing /tmp/out
+        r = rt({"ps", "--format", "json", id_});
+        ASSERT_EQ(r.status, 0) << r.err;
+        pids = nlohmann::json::parse(r.out);
+        if (pids.size() >= 2) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(pids.size(), 2u) << r.out;  // sh and sleep
+    EXPECT_NE(std::find(pids.begin(), pids.end(), pid), pids.end()) << "the init is listed";
 
     r = rt({"delete", id_});
     EXPECT_EQ(r.status, 1) << "delete of a running container needs --force";
