@@ -201,7 +201,6 @@ bool frozen(const std::vector<std::string>& dirs) {
         try {
             v = files::read(d + "/freezer.state");
             if (v.rfind("FROZEN", 0) == 0) return true;
-            continue;
         } catch (const Error&) {
         }
         try {
