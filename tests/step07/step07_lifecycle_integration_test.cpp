@@ -73,9 +73,11 @@ protected:
         EXPECT_EQ(r.status, 0) << r.err;
         return r.status == 0 ? nlohmann::json::parse(r.out) : nlohmann::json{};
     }
-    // Every cgroup directory of this container, in every hierarchy.
+    // Every cgroup directory of this container, in every hierarchy (v2: the one directly under
+    // /sys/fs/cgroup; v1 and hybrid: one under each hierarchy's mount point).
     std::vector<std::string> cgroup_dirs() {
         std::vector<std::string> out;
+        if (fs::exists("/sys/fs/cgroup/minibox-test07/" + id_)) out.push_back("/sys/fs/cgroup/minibox-test07/" + id_);
         for (auto& h : fs::directory_iterator("/sys/fs/cgroup")) {
             auto d = h.path() / "minibox-test07" / id_;
             if (fs::exists(d)) out.push_back(d.string());
