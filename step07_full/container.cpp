@@ -136,7 +136,10 @@ void Store::create_dir(const std::string& id) const {
 void Store::remove(const std::string& id) const {
     std::error_code ec;
     fs::remove_all(dir(id), ec);
+    remove_lock(id);
 }
+
+void Store::remove_lock(const std::string& id) const { ::unlink((root_ + "/." + id + ".lock").c_str()); }
 
 std::vector<std::string> Store::ids() const {
     std::vector<std::string> out;

@@ -60,7 +60,10 @@ public:
     void save(const State& s) const;  // atomic; creates the directory (0700)
     // Makes the directory; throws Error exit 1 when the id is taken.
     void create_dir(const std::string& id) const;
-    void remove(const std::string& id) const;  // the whole directory; missing is fine
+    void remove(const std::string& id) const;  // the directory and the lock; missing is fine
+    // The lock file, once the container is gone (call it holding the lock: a command waiting
+    // on it then finds no container).
+    void remove_lock(const std::string& id) const;
     std::vector<std::string> ids() const;
 
     // An exclusive lock on <root>/<id>/lock (or on <root>/<id>.create.lock while it is made).

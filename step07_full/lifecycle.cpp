@@ -515,6 +515,8 @@ int kill(const Global& g, const std::string& id, const std::string& signal, bool
 int remove(const Global& g, const std::string& id, bool force) {
     check_id(id);
     Store store(g.root);
+    // runc's rule, which containerd's shim relies on: it deletes, then deletes --force again.
+    if (force && !store.exists(id)) return 0;
     Store::Lock lock(store, id);
     State st = store.load(id);
     Status status = container::status(st, store);

@@ -163,7 +163,11 @@ int main(int argc, char** argv) {
     exec_cmd->prefix_command();  // ID, then the command with its own options
     exec_cmd->fallthrough(false);  // an option after the ID belongs to the command
 
-    if (auto stop = cli::parse_args(app, argc, argv)) return *stop;
+    if (auto stop = cli::parse_args(app, argc, argv)) {
+        // The engine reads the reason from --log: say at least that the command line was refused.
+        if (*stop != 0) log_error(log, "step07_full: invalid command line (see its stderr)");
+        return *stop;
+    }
     if (step && !::isatty(STDIN_FILENO)) {
         narrate::error("--step waits for Enter between operations and needs a terminal on stdin");
         return exit_code::tool_failed;
