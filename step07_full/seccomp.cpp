@@ -8,8 +8,13 @@
 // architecture) and loads it with seccomp(SECCOMP_SET_MODE_FILTER).
 // See seccomp(2), seccomp_init(3), seccomp_rule_add(3), seccomp_attr_set(3).
 #include "seccomp.hpp"
+#include "unique_fd.hpp"
 
 #include <seccomp.h>
+#include <linux/seccomp.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <sys/utsname.h>
 
 #include <algorithm>
@@ -338,7 +343,12 @@ long as_syscall(int rc) {
 
 }  // namespace
 
-void install(const spec::Seccomp& filter) {
+namespace {
+
+using Ctx = std::unique_ptr<void, Release>;
+
+// The libseccomp context for `filter`: every rule added, nothing loaded yet.
+Ctx build(const spec::Seccomp& filter, size_t& rules) {
     uint32_t def = action_value(filter.default_action, filter.default_errno_ret);
     std::unique_ptr<void, Release> ctx(seccomp_init(def));
     if (!ctx) throw Error("seccomp_init(" + spell_action(filter.default_action, filter.default_errno_ret) + ") failed");
@@ -361,7 +371,7 @@ void install(const spec::Seccomp& filter) {
             throw SysError(std::string("seccomp_attr_set(") + f + ")", -rc);
     }
 
-    size_t rules = 0;
+    rules = 0;
     std::set<std::string> unknown;
     for (const auto& rule : filter.syscalls) {
         uint32_t action = action_value(rule.action, rule.errno_ret);
@@ -403,14 +413,53 @@ void install(const spec::Seccomp& filter) {
         narrate::note("seccomp", fmt::format("skipped {} name(s) this libseccomp does not know: {}", unknown.size(), list));
     }
 
+    return ctx;
+}
+
+std::string load_call(const spec::Seccomp& filter, size_t rules) {
     std::string arches;
     for (auto& a : filter.architectures) arches += (arches.empty() ? "" : ",") + a.substr(std::string_view("SCMP_ARCH_").size());
-    narrate::sys({"seccomp",
-                  fmt::format("seccomp_load({} rules, default {}{})", rules, spell_action(filter.default_action, filter.default_errno_ret),
-                              arches.empty() ? "" : ", arch " + arches),
-                  "from here on every system call of the container passes the BPF filter; it cannot be removed",
-                  "grep Seccomp /proc/{pid}/status"},
+    return fmt::format("seccomp_load({} rules, default {}{})", rules, spell_action(filter.default_action, filter.default_errno_ret),
+                       arches.empty() ? "" : ", arch " + arches);
+}
+
+const char* kWhy = "from here on every system call of the container passes the BPF filter; it cannot be removed";
+
+}  // namespace
+
+void install(const spec::Seccomp& filter) {
+    size_t rules = 0;
+    Ctx ctx = build(filter, rules);
+    narrate::sys({"seccomp", load_call(filter, rules), kWhy, "grep Seccomp /proc/{pid}/status"},
                  [&] { return as_syscall(seccomp_load(ctx.get())); });
+}
+
+Program compile(const spec::Seccomp& filter) {
+    Program p;
+    Ctx ctx = build(filter, p.rules);
+    // libseccomp 2.5 exports to a file descriptor: a memfd, read back whole.
+    unique_fd mem(::memfd_create("seccomp-bpf", MFD_CLOEXEC));
+    if (!mem) throw SysError("memfd_create(\"seccomp-bpf\")", errno);
+    if (int rc = seccomp_export_bpf(ctx.get(), mem.get()); rc < 0) throw SysError("seccomp_export_bpf()", -rc);
+    off_t size = ::lseek(mem.get(), 0, SEEK_END);
+    if (size < 0 || size % sizeof(sock_filter) != 0) throw Error("seccomp_export_bpf(): a program of odd size");
+    p.insns.resize(static_cast<size_t>(size) / sizeof(sock_filter));
+    if (::pread(mem.get(), p.insns.data(), static_cast<size_t>(size), 0) != size) throw SysError("pread(seccomp-bpf)", errno);
+    for (const auto& f : filter.flags) {
+        if (f == "SECCOMP_FILTER_FLAG_TSYNC") p.flags |= SECCOMP_FILTER_FLAG_TSYNC;
+        else if (f == "SECCOMP_FILTER_FLAG_LOG") p.flags |= SECCOMP_FILTER_FLAG_LOG;
+        else if (f == "SECCOMP_FILTER_FLAG_SPEC_ALLOW") p.flags |= SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+    }
+    p.call = load_call(filter, p.rules) + " as " + std::to_string(p.insns.size()) + " BPF instructions";
+    return p;
+}
+
+void load(const Program& p) {
+    sock_fprog prog{};
+    prog.len = static_cast<unsigned short>(p.insns.size());
+    prog.filter = const_cast<sock_filter*>(p.insns.data());
+    narrate::sys({"seccomp", p.call, kWhy, "grep Seccomp /proc/{pid}/status"},
+                 [&] { return ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p.flags, &prog); });
 }
 
 }  // namespace seccomp

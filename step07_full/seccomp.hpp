@@ -6,6 +6,8 @@
 // See seccomp(2), seccomp_rule_add(3), and Docker's profile in step07_full/profiles/.
 #pragma once
 
+#include <linux/filter.h>
+
 #include <string>
 #include <vector>
 
@@ -18,6 +20,19 @@ namespace seccomp {
 // Builds the filter and installs it in the calling process (child side). Names libseccomp does
 // not know on this architecture are skipped (narrated), as runc does. Throws Error.
 void install(const spec::Seccomp& filter);
+
+// The same filter compiled to BPF on the host side, before clone (libseccomp's
+// seccomp_export_bpf), and loaded in the child with seccomp(2) alone: building a filter of
+// Docker's ~350 rules allocates memory, which in the child is charged to the container's cgroup
+// (a container under a 512 KiB memory limit would be OOM-killed before its command starts).
+struct Program {
+    std::vector<sock_filter> insns;
+    unsigned flags = 0;  // SECCOMP_FILTER_FLAG_*
+    size_t rules = 0;
+    std::string call;  // for the narration
+};
+Program compile(const spec::Seccomp& filter);
+void load(const Program& program);
 
 // Docker's profile format (profiles/docker-default.json: defaultAction, archMap, syscalls with
 // includes/excludes by capability and architecture) -> the OCI seccomp object, for a container

@@ -160,7 +160,11 @@ void set_capabilities(const spec::Capabilities& caps) {
 
 }  // namespace
 
-void apply(const spec::Process& process, const std::optional<spec::Seccomp>& seccomp) {
+void apply(const spec::Process& process, const std::optional<spec::Seccomp>& seccomp, const seccomp::Program* compiled) {
+    auto install = [&] {
+        if (compiled) seccomp::load(*compiled);
+        else seccomp::install(*seccomp);
+    };
     // An absent capabilities object means no capability at all (OCI: the sets are empty).
     const spec::Capabilities caps = process.capabilities.value_or(spec::Capabilities{});
 
@@ -179,7 +183,7 @@ void apply(const spec::Process& process, const std::optional<spec::Seccomp>& sec
     if (early) {
         narrate::note(kLayer, "seccomp before the identity and capset: without no_new_privs, loading a filter "
                               "needs CAP_SYS_ADMIN, which they drop");
-        seccomp::install(*seccomp);
+        install();
     }
     set_identity(process.user);
     if (process.no_new_privileges)
@@ -189,7 +193,7 @@ void apply(const spec::Process& process, const std::optional<spec::Seccomp>& sec
                      [] { return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); });
 
     set_capabilities(caps);
-    if (seccomp && !early) seccomp::install(*seccomp);
+    if (seccomp && !early) install();
 }
 
 }  // namespace security

@@ -17,12 +17,15 @@
 #include <optional>
 
 #include "launcher.hpp"
+#include "seccomp.hpp"
 #include "spec.hpp"
 
 namespace security {
 
 // Child side, right before execve. Throws Error naming the call that failed.
-void apply(const spec::Process& process, const std::optional<spec::Seccomp>& seccomp);
+// With `compiled`, the filter was compiled on the host (seccomp::compile) and is only loaded.
+void apply(const spec::Process& process, const std::optional<spec::Seccomp>& seccomp,
+           const seccomp::Program* compiled = nullptr);
 
 class Layer : public launch::Layer {
 public:
@@ -30,11 +33,15 @@ public:
         : process_(std::move(process)), seccomp_(std::move(seccomp)) {}
     const char* name() const override { return "security"; }
     // Qualified: std::optional in the arguments would otherwise bring std::apply in by ADL.
-    void before_exec(launch::Context&) override { security::apply(process_, seccomp_); }
+    void prepare_host(launch::Context&) override {
+        if (seccomp_) compiled_ = seccomp::compile(*seccomp_);
+    }
+    void before_exec(launch::Context&) override { security::apply(process_, seccomp_, seccomp_ ? &compiled_ : nullptr); }
 
 private:
     spec::Process process_;
     std::optional<spec::Seccomp> seccomp_;
+    seccomp::Program compiled_;
 };
 
 }  // namespace security

@@ -270,6 +270,17 @@ TEST_F(Bundle, HostnameAndMountsAsTheSpecSays) {
         EXPECT_NE(r.out.find(std::string(" ") + m + " "), std::string::npos) << m << " in " << r.out;
 }
 
+// crun's documented floor: the default spec (Docker's seccomp profile included) runs under a
+// 512 KiB memory limit, because the filter is compiled before clone, not in the container.
+TEST_F(Bundle, RunsUnderA512KiBMemoryLimit) {
+    args({"echo", "small"});
+    config_["linux"]["resources"]["memory"] = {{"limit", 524288}};
+    save();
+    Result r = rt({"run", "--bundle", dir_, id_});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "small\n");
+}
+
 TEST_F(Bundle, VersionAndFeatures) {
     Result v = rt({"--version"});
     EXPECT_EQ(v.status, 0);
