@@ -258,6 +258,7 @@ Assembly assemble(const spec::Spec& s, const Global& g, const std::string& id, c
     rc.propagation = s.rootfs_propagation;
     rc.no_pivot = opts.no_pivot;
     rc.user_namespace = a.ns->new_user();
+    rc.cgroup_namespace = s.has_namespace(CLONE_NEWCGROUP);
     HooksLayer* hooks = a.hooks.get();
     rc.before_pivot = [hooks, &s] {
         hooks::run_all(s.hooks.create_container, hooks->state_json(::getpid(), "created"), "createContainer");

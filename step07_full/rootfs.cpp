@@ -141,19 +141,10 @@ std::map<std::string, std::string> own_cgroups() {
     return out;
 }
 
-bool in_own_cgroup_namespace() {
-    char a[64] = {}, b[64] = {};
-    ssize_t n1 = ::readlink("/proc/self/ns/cgroup", a, sizeof a - 1);
-    ssize_t n2 = ::readlink("/proc/1/ns/cgroup", b, sizeof b - 1);
-    return n1 > 0 && n2 > 0 && std::strcmp(a, b) != 0;
-}
-
 // type "cgroup"/"cgroup2": what the host has. In a cgroup namespace a fresh mount shows the
 // container's cgroup as its root; without one, a fresh mount would show the host's whole tree,
 // so the container's own directory is bound instead (runc does the same).
-void cgroupfs(int root, const std::string& rootfs, const spec::Mount& m) {
-    cgroup::Host host = cgroup::detect();
-    bool own_ns = in_own_cgroup_namespace();
+void cgroupfs(int root, const std::string& rootfs, const spec::Mount& m, const cgroup::Host& host, bool own_ns) {
     auto own = own_cgroups();
     unsigned long flags = m.flags & ~MS_REC;
     auto mount_one = [&](const std::string& dest, const std::string& fstype, const std::string& options,
@@ -231,6 +222,9 @@ void Layer::set_idmap(const std::vector<spec::IdMap>& uid, const std::vector<spe
 }
 
 void Layer::prepare_host(launch::Context&) {
+    // The layout is read here, on the host: inside a cgroup namespace the host's v1 mounts show
+    // their roots as "/../.." and would not be recognised.
+    host_ = cgroup::detect();
     struct stat st {};
     if (::stat(cfg_.root.c_str(), &st) < 0 || !S_ISDIR(st.st_mode))
         throw Error("root.path " + cfg_.root + ": not a directory");
@@ -285,7 +279,7 @@ void Layer::setup_inside(launch::Context&) {
         const auto& m = cfg_.mounts[i];
         try {
             if (m.bind()) bind(root.get(), cfg_.root, m);
-            else if (m.type == "cgroup" || m.type == "cgroup2") cgroupfs(root.get(), cfg_.root, m);
+            else if (m.type == "cgroup" || m.type == "cgroup2") cgroupfs(root.get(), cfg_.root, m, host_, cfg_.cgroup_namespace);
             else filesystem(root.get(), cfg_.root, m);
         } catch (Error& e) {
             e.context("mounts[" + std::to_string(i) + "] " + m.destination);

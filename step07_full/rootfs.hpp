@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "backend.hpp"
 #include "launcher.hpp"
 #include "spec.hpp"
 #include "unique_fd.hpp"
@@ -28,6 +29,7 @@ struct Config {
     unsigned long propagation = 0;  // 0: MS_REC|MS_PRIVATE
     bool no_pivot = false;          // --no-pivot: MS_MOVE + chroot (for roots on a ramfs)
     bool user_namespace = false;    // mknod is refused there: device nodes are bound instead
+    bool cgroup_namespace = false;  // the container has its own: cgroupfs is mounted, not bound
     // Child side, after the mounts and before pivot_root (createContainer hooks).
     std::function<void()> before_pivot;
 };
@@ -45,6 +47,7 @@ public:
 private:
     Config cfg_;
     std::vector<spec::IdMap> uid_, gid_;
+    cgroup::Host host_;  // the cgroup layout, detected on the host side
 };
 
 }  // namespace rootfs
