@@ -46,34 +46,41 @@ std::vector<Comparison> step07(const Env& env) {
     std::string crun = find_program("crun"), runc = find_program("runc"), sh = find_program("sh");
     std::string unshare = find_program("unshare");
     std::string ours = env.bin_dir + "/step07_full";
-    std::string bundle = kDir + "/true";
-    auto side = [&](const std::string& label, const std::string& rt) {
-        return Side{label, {sh, "-c", rt + " --root " + kDir + "/state-" + label.substr(0, 4) + " run --bundle " +
-                                          bundle + " bench07 </dev/null"}};
+    // Each comparison has a directory of its own (its bundle, each runtime's --root), made by its
+    // setup and removed by its teardown.
+    auto side = [&](const std::string& dir, const std::string& who, const std::string& label, const std::string& rt) {
+        return Side{label, {sh, "-c", rt + " --root " + kDir + "/" + dir + "/state-" + who + " run --bundle " + kDir +
+                                          "/" + dir + "/true bench07 </dev/null"}};
     };
     Comparison vs_crun;
     vs_crun.name = "step07 run vs crun";
-    vs_crun.ours = side("ours step07_full run", ours);
-    vs_crun.reference = side("crun run (in unshare -m, cgroup2 mount hidden)",
+    vs_crun.ours = side("crun", "ours", "ours step07_full run", ours);
+    vs_crun.reference = side("crun", "crun", "crun run (in unshare -m, cgroup2 mount hidden)",
                              unshare + " -m sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; exec " + crun + " \"$@\"' crun");
     vs_crun.goal = 0.7;
     if (crun.empty()) vs_crun.skip = "no crun (apt-get install crun)";
     vs_crun.setup = [env] {
-        std::system(("rm -rf " + kDir).c_str());
-        make_bundle(env, "true", nlohmann::json::array({"/bin/true"}), nlohmann::json::object());
+        std::system(("rm -rf " + kDir + "/crun").c_str());
+        make_bundle(env, "crun/true", nlohmann::json::array({"/bin/true"}), nlohmann::json::object());
         // The memory check, once.
-        std::string b = make_bundle(env, "mem", nlohmann::json::array({"echo", "hi"}), {{"resources", {{"memory", {{"limit", 524288}}}}}});
+        std::string b = make_bundle(env, "crun/mem", nlohmann::json::array({"echo", "hi"}), {{"resources", {{"memory", {{"limit", 524288}}}}}});
         std::string cmd = env.bin_dir + "/step07_full --root " + kDir + "/state-mem run --bundle " + b +
                           " bench07mem >/dev/null 2>&1";
         std::printf("  memory check: step07_full run of echo under a 512 KiB memory limit: %s\n",
                     std::system(cmd.c_str()) == 0 ? "works" : "FAILS");
     };
-    Comparison vs_runc = vs_crun;
+    vs_crun.teardown = [] { std::system(("rm -rf " + kDir + "/crun").c_str()); };
+    Comparison vs_runc;
     vs_runc.name = "step07 run vs runc";
-    vs_runc.reference = side("runc run", runc);
+    vs_runc.ours = side("runc", "ours", "ours step07_full run", ours);
+    vs_runc.reference = side("runc", "runc", "runc run", runc);
     vs_runc.goal = 0.25;
-    vs_runc.skip = runc.empty() ? "no runc (apt-get install runc)" : "";
-    vs_runc.teardown = [] { std::system(("rm -rf " + kDir).c_str()); };
+    if (runc.empty()) vs_runc.skip = "no runc (apt-get install runc)";
+    vs_runc.setup = [env] {
+        std::system(("rm -rf " + kDir + "/runc").c_str());
+        make_bundle(env, "runc/true", nlohmann::json::array({"/bin/true"}), nlohmann::json::object());
+    };
+    vs_runc.teardown = [] { std::system(("rm -rf " + kDir + "/runc").c_str()); };
     return {vs_crun, vs_runc};
 }
 

@@ -729,13 +729,16 @@ void Container::destroy() {
         if (is_leaf(*it)) continue;
         if (::rmdir(it->c_str()) == 0) narrate::note("cgroup", "rmdir(\"" + *it + "\") = 0  - a parent made for this container, now empty");
     }
-    // Reopened from state: the made list is unknown; the project's parents named minibox go
-    // when they are left empty.
+    // Reopened from state: the made list is unknown. Everything below <hierarchy>/minibox/ is
+    // the project's own (an engine's relative cgroup parent, e.g. minibox/minibox-docker), so
+    // those parents go when they are left empty, minibox/ itself last.
     if (m.from_state) {
         for (auto& d : m.dirs) {
-            for (std::string p = parent_of(d.path); p.size() > d.mount.size() && base_of(p) == cgroup::kParent; p = parent_of(p)) {
+            std::string top = d.mount + "/" + cgroup::kParent;
+            if (d.path.rfind(top + "/", 0) != 0) continue;
+            for (std::string p = parent_of(d.path); p.size() >= top.size(); p = parent_of(p)) {
                 if (::rmdir(p.c_str()) != 0) break;
-                narrate::note("cgroup", "rmdir(\"" + p + "\") = 0  - the last container is gone: so is the project's parent");
+                narrate::note("cgroup", "rmdir(\"" + p + "\") = 0  - empty now that the container is gone");
             }
         }
     }
