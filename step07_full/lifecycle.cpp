@@ -384,6 +384,7 @@ int create(const Global& g, const std::string& id, const CreateOptions& opts) {
 int start(const Global& g, const std::string& id) {
     check_id(id);
     Store store(g.root);
+    store.load(id);  // a missing id fails here, before a lock file is made for it
     Store::Lock lock(store, id);
     State st = store.load(id);
     Status status = container::status(st, store);
@@ -549,6 +550,7 @@ int remove(const Global& g, const std::string& id, bool force) {
 int pause(const Global& g, const std::string& id) {
     check_id(id);
     Store store(g.root);
+    store.load(id);  // a missing id fails here, before a lock file is made for it
     Store::Lock lock(store, id);
     State st = store.load(id);
     Status status = container::status(st, store);
@@ -560,6 +562,7 @@ int pause(const Global& g, const std::string& id) {
 int resume(const Global& g, const std::string& id) {
     check_id(id);
     Store store(g.root);
+    store.load(id);  // a missing id fails here, before a lock file is made for it
     Store::Lock lock(store, id);
     State st = store.load(id);
     Status status = container::status(st, store);
@@ -618,6 +621,7 @@ int list(const Global& g, const std::string& format, bool quiet) {
 int update(const Global& g, const std::string& id, const std::string& resources_file) {
     check_id(id);
     Store store(g.root);
+    store.load(id);  // a missing id fails here, before a lock file is made for it
     Store::Lock lock(store, id);
     State st = store.load(id);
     std::string text;
