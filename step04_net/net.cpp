@@ -118,21 +118,28 @@ Subnet recorded_subnet(const std::string& bridge) {
 
 // A bridge the toolkit made carries the alias "minibox" (see netlink::set_alias). A tool killed
 // between creating the bridge and labelling it leaves run_dir()/.../creating, naming it, behind.
-bool creating_left_by_dead(const std::string& bridge) {
-    auto owner = state::record_owner(bridge_dir(bridge) + "/creating");
-    return owner && !owner->alive();
+// A "creating" record: a start of ours made the bridge and has not set its alias yet (a live
+// owner: it is doing so right now, under the bridge lock), or died in between (a dead one).
+bool creating_record(const std::string& bridge) {
+    return state::record_owner(bridge_dir(bridge) + "/creating").has_value();
 }
 
 }  // namespace
 
 bool is_ours(const netlink::Socket::Link& link, const std::string& bridge) {
     if (link.index == 0 || link.kind != "bridge") return false;
-    return link.alias == kOwnerMark || (link.alias.empty() && creating_left_by_dead(bridge));
+    return link.alias == kOwnerMark || (link.alias.empty() && creating_record(bridge));
 }
 
 void check_usable(const std::string& bridge, const Subnet& subnet) {
     netlink::Socket sock;
     auto link = sock.link(bridge);
+    // A concurrent start may have set the alias and dropped its record between our two reads:
+    // look once more before calling the bridge foreign.
+    if (link.index > 0 && link.kind == "bridge" && !is_ours(link, bridge)) {
+        ::usleep(50000);
+        link = sock.link(bridge);
+    }
     if (link.index > 0 && link.kind != "bridge")
         throw Error("--bridge " + bridge + ": " + bridge + " is " +
                     (link.kind.empty() ? std::string("an interface of the host") : "a " + link.kind + " interface") +

@@ -128,7 +128,9 @@ TEST_F(Bundle, CreateWaitsStartRunsDeleteRemovesEverything) {
 
     r = rt({"start", id_});
     ASSERT_EQ(r.status, 0) << r.err;
-    for (int i = 0; i < 200 && !fs::exists(dir_ + "/out"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    // The shell creates the file, then writes it: wait for the whole line.
+    for (int i = 0; i < 300 && support::read_file(dir_ + "/out") != "started\n"; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
     EXPECT_EQ(support::read_file(dir_ + "/out"), "started\n");
     EXPECT_EQ(state()["status"], "running");
     EXPECT_EQ(rt({"start", id_}).status, 1) << "a second start is refused";
