@@ -152,7 +152,8 @@ void check_usable(const std::string& bridge, const Subnet& subnet) {
     if (nft::table_exists(bridge) && !nft::table_is_ours(bridge))
         throw Error("--bridge " + bridge + ": nft table inet " + bridge + " exists and is not minibox's")
             .with_hint("pick another --bridge name");
-    if (auto clash = route_clash(subnet, link.index > 0 ? bridge : ""); !clash.empty())
+    // Routes on the bridge itself are ours (a concurrent start may have just made it).
+    if (auto clash = route_clash(subnet, bridge); !clash.empty())
         throw Error("subnet " + subnet.str() + " overlaps the host's route " + clash)
             .with_hint("pick a free range with --subnet");
 }
