@@ -16,17 +16,20 @@ say() { [ -n "${MINIBOX_QUIET:-}" ] || echo "setup: $*"; }
 #    distribution's archive.
 required="cmake make g++ pkg-config file libcli11-dev libspdlog-dev libfmt-dev libgtest-dev
           busybox-static nlohmann-json3-dev libarchive-dev libssl-dev iproute2 nftables libnftables-dev util-linux procps
-          psmisc libseccomp-dev"
+          psmisc libseccomp-dev libboost-dev libcurl4-openssl-dev"
 # Used by the tests of later steps when the distribution has them (the cgroup v2 VM test
 # boots Debian's cloud kernel under qemu; step06 imports an OCI layout made by umoci; step07's
 # client tests drive the runtime from podman, containerd's ctr and dockerd, and run the same
-# suite on runc and crun for comparison). ccache shares compiled objects between build trees.
+# suite on runc and crun for comparison; the engine and image tests (issues 11, 12) drive the
+# docker CLI and a private docker-registry, with htpasswd, zstd and openssl for auth, layers and
+# TLS). ccache shares compiled objects between build trees.
 # clang with libclang-rt-14-dev (libFuzzer, the sanitizers) builds fuzz/ (-DMINIBOX_FUZZ=ON).
 optional="qemu-system-x86 linux-image-cloud-amd64 cpio kmod umoci ccache
-          podman containerd docker.io runc crun skopeo clang libclang-rt-14-dev"
+          podman containerd docker.io runc crun skopeo clang libclang-rt-14-dev
+          docker-registry apache2-utils zstd openssl"
 # Packages that ship a system daemon: the tests start their own private instances and must
 # never find (or leave) one running.
-daemons="docker.io containerd"
+daemons="docker.io containerd docker-registry"
 
 missing=""
 for p in $required; do
@@ -60,8 +63,8 @@ if [ -n "$missing" ]; then
             case " $missing " in *" $p "*) fresh=yes ;; esac
         done
         if [ -n "$fresh" ]; then
-            say "disabling the system docker/containerd just installed (the tests start private ones)"
-            for unit in docker.service docker.socket containerd.service; do
+            say "disabling the system docker/containerd/registry just installed (the tests start private ones)"
+            for unit in docker.service docker.socket containerd.service docker-registry.service; do
                 systemctl disable --now "$unit" >/dev/null 2>&1 || true
             done
         fi

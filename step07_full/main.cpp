@@ -27,6 +27,17 @@
 #include "narrate.hpp"
 #include "spec.hpp"
 
+// The Docker-style front ends (issues 11, 12): each claims the command lines that are its own.
+#ifdef MINIBOX_HAVE_BUILDER_CLI
+#include "builder/cli.hpp"
+#endif
+#ifdef MINIBOX_HAVE_IMAGE_CLI
+#include "image/cli.hpp"
+#endif
+#ifdef MINIBOX_HAVE_DOCKER_CLI
+#include "docker/cli.hpp"
+#endif
+
 namespace {
 
 struct Logging {
@@ -64,6 +75,15 @@ int guarded(const Logging& log, const std::function<int()>& body) {
 
 int main(int argc, char** argv) {
     narrate::set_program("step07_full");
+#ifdef MINIBOX_HAVE_BUILDER_CLI
+    if (builder_cli::claims(argc, argv)) return builder_cli::main(argc, argv);
+#endif
+#ifdef MINIBOX_HAVE_IMAGE_CLI
+    if (image_cli::claims(argc, argv)) return image_cli::main(argc, argv);
+#endif
+#ifdef MINIBOX_HAVE_DOCKER_CLI
+    if (docker_cli::claims(argc, argv)) return docker_cli::main(argc, argv);
+#endif
     CLI::App app{"An OCI runtime: runs the containers of OCI bundles, as runc does.", "step07_full"};
     app.require_subcommand(1);
     app.fallthrough();  // global options are accepted after the command too
