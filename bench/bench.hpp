@@ -46,5 +46,9 @@ std::vector<Comparison> step04(const Env& env);
 std::vector<Comparison> step05(const Env& env);
 std::vector<Comparison> step06(const Env& env);
 std::vector<Comparison> step07(const Env& env);
+// The Docker half: each in its own file, compiled in when it exists (see CMakeLists.txt).
+std::vector<Comparison> engine(const Env& env);
+std::vector<Comparison> images(const Env& env);
+std::vector<Comparison> build(const Env& env);
 
 }  // namespace bench

@@ -63,6 +63,15 @@ std::vector<Comparison> all_comparisons(const bench::Env& env) {
     append(all, bench::step05(env));
     append(all, bench::step06(env));
     append(all, bench::step07(env));
+#ifdef MINIBOX_BENCH_ENGINE
+    append(all, bench::engine(env));
+#endif
+#ifdef MINIBOX_BENCH_IMAGES
+    append(all, bench::images(env));
+#endif
+#ifdef MINIBOX_BENCH_BUILD
+    append(all, bench::build(env));
+#endif
     return all;
 }
 
