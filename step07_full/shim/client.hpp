@@ -41,6 +41,10 @@ struct Options {
     bool start = false;               // start right after create
     unsigned height = 0, width = 0;   // tty: initial size
     Network network;
+    // Run once (fork + exec, stdio /dev/null, not waited for) when the container's life is over
+    // for good: no restart, runtime container deleted, state.json "exited". Not after a
+    // "shutdown" request (its caller cleans up), but also by the reaper of a killed shim.
+    std::vector<std::string> exit_command;
 
     nlohmann::json to_json() const;
     // Throws Error (125) naming a bad or unknown field.
