@@ -176,6 +176,9 @@ public:
     void unpause(const std::string& ref);
     void rename(const std::string& ref, const std::string& new_name);
     PruneResult prune();
+    // After the container's shim has ended (its exit command, or anyone later): unmounts the root
+    // and, with AutoRemove (--rm), removes the container. A running container: nothing.
+    void cleanup(const std::string& ref);
     // A terminal's size for a -t container (the shim resizes its pty master).
     void resize(const std::string& ref, unsigned height, unsigned width);
 
@@ -191,6 +194,9 @@ public:
     // What step06 left: --keep containers and leftovers of dead runs (root_dir()/containers):
     // listed by list(true) with Summary::foreign, removed by remove(id).
 private:
+    void reap_half_made();                      // records of creates killed half-way
+    void settle(const std::string& id);         // after the shim's life: unmount the root
+    bool remove_foreign(const std::string& ref);  // step06's kept containers and leftovers
     Roots roots_;
 };
 
