@@ -277,7 +277,8 @@ Assembly assemble(const spec::Spec& s, const Global& g, const std::string& id, c
     } else if (!opts.console_socket.empty()) {
         throw Error("--console-socket given but process.terminal is false");
     }
-    a.security = std::make_unique<security::Layer>(s.process, s.seccomp);
+    // Compiled filters are kept under the state root, as crun keeps them (.cache/seccomp).
+    a.security = std::make_unique<security::Layer>(s.process, s.seccomp, Store(g.root).root() + "/.cache/seccomp");
     return a;
 }
 

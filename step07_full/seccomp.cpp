@@ -8,6 +8,7 @@
 // architecture) and loads it with seccomp(SECCOMP_SET_MODE_FILTER).
 // See seccomp(2), seccomp_init(3), seccomp_rule_add(3), seccomp_attr_set(3).
 #include "seccomp.hpp"
+#include "seccomp_cache.hpp"
 #include "unique_fd.hpp"
 
 #include <seccomp.h>
@@ -347,8 +348,9 @@ namespace {
 
 using Ctx = std::unique_ptr<void, Release>;
 
-// The libseccomp context for `filter`: every rule added, nothing loaded yet.
-Ctx build(const spec::Seccomp& filter, size_t& rules) {
+// The libseccomp context for `filter`: every rule added, nothing loaded yet. `skipped` gets the
+// note on the names this libseccomp does not know ("" when it knows them all).
+Ctx build(const spec::Seccomp& filter, size_t& rules, std::string& skipped) {
     uint32_t def = action_value(filter.default_action, filter.default_errno_ret);
     std::unique_ptr<void, Release> ctx(seccomp_init(def));
     if (!ctx) throw Error("seccomp_init(" + spell_action(filter.default_action, filter.default_errno_ret) + ") failed");
@@ -407,10 +409,11 @@ Ctx build(const spec::Seccomp& filter, size_t& rules) {
                 add(cmps.data(), static_cast<unsigned>(cmps.size()));
         }
     }
+    skipped.clear();
     if (!unknown.empty()) {
         std::string list;
         for (auto& n : unknown) list += (list.empty() ? "" : ", ") + n;
-        narrate::note("seccomp", fmt::format("skipped {} name(s) this libseccomp does not know: {}", unknown.size(), list));
+        skipped = fmt::format("skipped {} name(s) this libseccomp does not know: {}", unknown.size(), list);
     }
 
     return ctx;
@@ -425,18 +428,43 @@ std::string load_call(const spec::Seccomp& filter, size_t rules) {
 
 const char* kWhy = "from here on every system call of the container passes the BPF filter; it cannot be removed";
 
+// libseccomp's work: build the context, export its BPF.
+Program compile_now(const spec::Seccomp& filter);
+
 }  // namespace
 
 void install(const spec::Seccomp& filter) {
     size_t rules = 0;
-    Ctx ctx = build(filter, rules);
+    std::string skipped;
+    Ctx ctx = build(filter, rules, skipped);
+    if (!skipped.empty()) narrate::note("seccomp", skipped);
     narrate::sys({"seccomp", load_call(filter, rules), kWhy, "grep Seccomp /proc/{pid}/status"},
                  [&] { return as_syscall(seccomp_load(ctx.get())); });
 }
 
-Program compile(const spec::Seccomp& filter) {
+Program compile(const spec::Seccomp& filter, const std::string& cache_dir) {
+    std::string key;
+    if (!cache_dir.empty()) {
+        key = cache::key(filter);
+        if (auto cached = cache::load(cache_dir, key)) {
+            if (!cached->skipped.empty()) narrate::note("seccomp", cached->skipped);
+            narrate::note("seccomp", fmt::format("the BPF program compiled earlier for this filter: {} ({} instructions)",
+                                                 cache::path_for(cache_dir, key), cached->insns.size()));
+            return std::move(*cached);
+        }
+    }
+    Program p = compile_now(filter);
+    if (!cache_dir.empty() && cache::store(cache_dir, key, p))
+        narrate::note("seccomp", "compiled, and kept for the next container with this filter: " + cache::path_for(cache_dir, key));
+    return p;
+}
+
+namespace {
+
+Program compile_now(const spec::Seccomp& filter) {
     Program p;
-    Ctx ctx = build(filter, p.rules);
+    Ctx ctx = build(filter, p.rules, p.skipped);
+    if (!p.skipped.empty()) narrate::note("seccomp", p.skipped);
     // libseccomp 2.5 exports to a file descriptor: a memfd, read back whole.
     unique_fd mem(::memfd_create("seccomp-bpf", MFD_CLOEXEC));
     if (!mem) throw SysError("memfd_create(\"seccomp-bpf\")", errno);
@@ -453,6 +481,8 @@ Program compile(const spec::Seccomp& filter) {
     p.call = load_call(filter, p.rules) + " as " + std::to_string(p.insns.size()) + " BPF instructions";
     return p;
 }
+
+}  // namespace
 
 void load(const Program& p) {
     sock_fprog prog{};

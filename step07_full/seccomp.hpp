@@ -29,9 +29,12 @@ struct Program {
     std::vector<sock_filter> insns;
     unsigned flags = 0;  // SECCOMP_FILTER_FLAG_*
     size_t rules = 0;
-    std::string call;  // for the narration
+    std::string call;     // for the narration
+    std::string skipped;  // the names this libseccomp did not know ("" = none), narrated
 };
-Program compile(const spec::Seccomp& filter);
+// With `cache_dir`, a program compiled earlier for the same filter is taken from there, and a
+// new one is stored there (seccomp_cache.hpp); "" = always compile.
+Program compile(const spec::Seccomp& filter, const std::string& cache_dir = "");
 void load(const Program& program);
 
 // Docker's profile format (profiles/docker-default.json: defaultAction, archMap, syscalls with

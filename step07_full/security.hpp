@@ -29,18 +29,20 @@ void apply(const spec::Process& process, const std::optional<spec::Seccomp>& sec
 
 class Layer : public launch::Layer {
 public:
-    Layer(spec::Process process, std::optional<spec::Seccomp> seccomp)
-        : process_(std::move(process)), seccomp_(std::move(seccomp)) {}
+    // `seccomp_cache`: where compiled filters are kept (seccomp_cache.hpp); "" = compile each time.
+    Layer(spec::Process process, std::optional<spec::Seccomp> seccomp, std::string seccomp_cache = "")
+        : process_(std::move(process)), seccomp_(std::move(seccomp)), cache_(std::move(seccomp_cache)) {}
     const char* name() const override { return "security"; }
     // Qualified: std::optional in the arguments would otherwise bring std::apply in by ADL.
     void prepare_host(launch::Context&) override {
-        if (seccomp_) compiled_ = seccomp::compile(*seccomp_);
+        if (seccomp_) compiled_ = seccomp::compile(*seccomp_, cache_);
     }
     void before_exec(launch::Context&) override { security::apply(process_, seccomp_, seccomp_ ? &compiled_ : nullptr); }
 
 private:
     spec::Process process_;
     std::optional<spec::Seccomp> seccomp_;
+    std::string cache_;
     seccomp::Program compiled_;
 };
 
