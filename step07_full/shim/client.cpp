@@ -336,7 +336,10 @@ void Client::kill(int signal, bool restart) const {
 }
 
 Exit Client::wait() const {
+    // The shim may be ending right now (a connection still in its backlog is reset when it
+    // closes the socket): once no live shim owns DIR, state.json holds the final answer.
     auto from_state = [&]() -> std::optional<Exit> {
+        for (int i = 0; i < 1000 && alive(dir_); ++i) ::usleep(10000);
         auto s = read_state(dir_);
         if (!s || s->status != "exited") return std::nullopt;
         return Exit{s->exit_code, s->finished_at, s->oom_killed, false};
@@ -351,7 +354,6 @@ Exit Client::wait() const {
     try {
         j = exchange(conn.get(), {{"op", "wait"}});
     } catch (const Error&) {
-        // The shim ended (or was killed) while we waited: the record has the answer.
         if (auto e = from_state()) return *e;
         throw;
     }
@@ -370,7 +372,19 @@ unique_fd Client::attach(bool in, bool out, bool err, bool* tty) const {
     return fd;
 }
 
-void Client::shutdown() const { request({{"op", "shutdown"}}); }
+void Client::shutdown() const {
+    // Its reply comes after the cleanup; a shim that is ending anyway may close first: either
+    // way, this returns once no live shim owns DIR (everything it made is gone then).
+    try {
+        request({{"op", "shutdown"}});
+    } catch (const Error&) {
+        if (!alive(dir_)) return;
+        for (int i = 0; i < 3000 && alive(dir_); ++i) ::usleep(10000);
+        if (alive(dir_)) throw;
+        return;
+    }
+    for (int i = 0; i < 3000 && alive(dir_); ++i) ::usleep(10000);
+}
 
 // ---------------------------------------------------------------------------------------------
 // stdcopy

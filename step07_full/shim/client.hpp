@@ -19,6 +19,9 @@
 
 namespace shim {
 
+// Docker's zero time, the FinishedAt of a container that has not finished.
+inline constexpr const char* zero_time = "0001-01-01T00:00:00Z";
+
 // shim.json's "network".
 struct Network {
     std::string mode = "none";        // none | bridge | host

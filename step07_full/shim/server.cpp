@@ -116,6 +116,7 @@ public:
     void first_life();
     void loop();
     void teardown() noexcept;
+    void release() noexcept;
     State& state() { return st_; }
 
 private:
@@ -357,6 +358,7 @@ void Server::finish() {
     st_.pid = 0;
     if (st_.finished_at == zero_time) st_.finished_at = now_rfc3339();
     save();
+    release();
     if (!shutdown_requested_ && !opts_.exit_command.empty()) {
         narrate::note("shim", "the life is over: run the exit command " + opts_.exit_command.front());
         spawn_detached(opts_.exit_command);
@@ -393,6 +395,11 @@ void Server::teardown() noexcept {
         ::unlink((dir_ + "/console.sock").c_str());
         ::unlink((dir_ + "/init.pid").c_str());
     }
+}
+
+// Last: the records that name the shim as the owner. state.json is final before they go, so a
+// reader that sees no live owner also sees the exit.
+void Server::release() noexcept {
     if (recorded_) {
         ::unlink((dir_ + "/owner").c_str());
         try {
@@ -749,6 +756,7 @@ int serve(const std::string& dir, int ready_fd) {
                 write_atomic(state_path(dir), server->state().to_json().dump() + "\n");
             } catch (...) {
             }
+            server->release();
         }
         ready({{"ok", false}, {"error", e.message()}, {"exit_code", e.exit_status()}});
         return e.exit_status();
@@ -760,6 +768,13 @@ int serve(const std::string& dir, int ready_fd) {
     } catch (const std::exception& e) {
         narrate::error(std::string("shim: ") + e.what());
         server->teardown();
+        server->state().status = "exited";
+        server->state().error = e.what();
+        try {
+            write_atomic(state_path(dir), server->state().to_json().dump() + "\n");
+        } catch (...) {
+        }
+        server->release();
         return exit_code::tool_failed;
     }
     return 0;

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "client.hpp"
 #include "unique_fd.hpp"
 
 namespace shim {
@@ -20,8 +21,6 @@ namespace shim {
 // "2026-12-01T12:00:00.123456789Z": RFC 3339 with nanoseconds, UTC (Go's RFC3339Nano, as
 // Docker writes times; always 9 digits here).
 std::string now_rfc3339();
-// Docker's zero time, the FinishedAt of a container that has not finished.
-inline constexpr const char* zero_time = "0001-01-01T00:00:00Z";
 
 // Writes `text` to PATH.tmp, then renames it over PATH.
 void write_atomic(const std::string& path, const std::string& text, mode_t mode = 0644);
