@@ -47,16 +47,16 @@ void close_inherited(int keep) {
 }
 
 void detach(const std::string& dir) {
-    pid_t pid = static_cast<pid_t>(narrate::sys(
-        {"shim", "fork()", "the caller reaps this first child at once: the shim is nobody's child", ""},
-        [] { return ::fork(); }));
+    narrate::note("shim", "fork(): the caller reaps this first child at once, so the shim is nobody's child");
+    pid_t pid = ::fork();
+    if (pid < 0) throw SysError("fork()", errno);
     if (pid > 0) ::_exit(0);
     narrate::sys({"shim", "setsid()", "a session of its own: no controlling terminal, no SIGHUP when the caller's ends",
                   "ps -o pid,sid,tty,comm -p <shim>"},
                  [] { return ::setsid(); });
-    pid = static_cast<pid_t>(narrate::sys(
-        {"shim", "fork()", "not a session leader any more: opening a tty can never make it our terminal", ""},
-        [] { return ::fork(); }));
+    narrate::note("shim", "fork() again: not a session leader, so opening a tty can never make it our terminal");
+    pid = ::fork();
+    if (pid < 0) throw SysError("fork()", errno);
     if (pid > 0) ::_exit(0);
     if (::chdir("/") < 0) ::_exit(exit_code::tool_failed);
     ::umask(022);

@@ -388,7 +388,8 @@ void Server::teardown() noexcept {
         narrate::warn(std::string("delete: ") + e.what());
     }
     net_.teardown();
-    listen_.reset();
+    // The name goes now (no new client finds it); the socket itself stays open until the last
+    // replies, so clients already in its backlog get an answer, not a reset.
     if (bound_) ::unlink(socket_path(dir_).c_str());
     bound_ = false;
     if (recorded_) {
@@ -713,6 +714,31 @@ void Server::loop() {
                 finish();
             }
         }
+    }
+    // Connections accepted but not read yet: what they ask is answered from the final state
+    // (closing them unread would reset them).
+    accept_client();
+    for (auto& c : conns_) {
+        if (c.kind != Conn::request || c.dead) continue;
+        char buf[4096];
+        ssize_t n;
+        pollfd p{c.fd.get(), POLLIN, 0};
+        while (c.in.find('\n') == std::string::npos && ::poll(&p, 1, 200) == 1 &&
+               (n = ::read(c.fd.get(), buf, sizeof buf)) > 0)
+            c.in.append(buf, static_cast<size_t>(n));
+        auto req = json::parse(c.in.substr(0, c.in.find('\n')), nullptr, false);
+        std::string op = req.is_object() ? req.value("op", "") : "";
+        json reply = {{"ok", false}, {"error", "the shim is exiting: the container has exited"}};
+        if (op == "state") {
+            reply = st_.to_json();
+            reply["ok"] = true;
+        } else if (op == "wait") {
+            reply = {{"ok", true}, {"exit_code", st_.exit_code}, {"finished_at", st_.finished_at},
+                     {"oom_killed", st_.oom_killed}, {"restarting", false}};
+        } else if (op == "shutdown") {
+            reply = {{"ok", true}};
+        }
+        send(c, reply, Conn::closing);
     }
     // The last replies (wait, shutdown) go out before the shim exits; a client that does not
     // read them within a second loses them.

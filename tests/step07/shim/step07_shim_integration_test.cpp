@@ -408,6 +408,43 @@ TEST_F(Shim, KilledShimIsReapedByCleanup) {
     EXPECT_TRUE(shim::reap_dead().empty()) << "nothing twice";
 }
 
+TEST_F(Shim, OomKillIsRecorded) {
+    std::string dir = make({"sh", "-c", "x=$(head -c 64000000 /dev/zero | tr '\\0' a); echo survived"});
+    json c = json::parse(support::read_file(dir + "/bundle/config.json"));
+    c["linux"]["resources"]["memory"] = {{"limit", 16 << 20}, {"swap", 16 << 20}};
+    std::ofstream(dir + "/bundle/config.json") << c.dump(2);
+    opts_.start = true;
+    auto ready = shim::spawn(dir, opts_);
+    auto exit = shim::Client(dir).wait();
+    EXPECT_TRUE(exit.oom_killed) << "exit " << exit.exit_code;
+    EXPECT_TRUE(shim::read_state(dir)->oom_killed);
+    expect_nothing_left(dir, opts_.id, ready.shim_pid);
+}
+
+TEST_F(Shim, ExitCommandRunsOnceAtTheEnd) {
+    std::string dir = make({"sh", "-c", "exit 4"});
+    opts_.start = true;
+    opts_.exit_command = {"/bin/sh", "-c", "cat " + dir + "/state.json > " + dir + "/seen; echo ran >> " + dir + "/count"};
+    auto ready = shim::spawn(dir, opts_);
+    shim::Client(dir).wait();
+    ASSERT_TRUE(wait_until([&] { return support::read_file(dir + "/count") == "ran\n"; }));
+    // It ran after the end: the state it saw is final.
+    EXPECT_EQ(json::parse(support::read_file(dir + "/seen"))["status"], "exited");
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(support::read_file(dir + "/count"), "ran\n") << "once";
+    expect_nothing_left(dir, opts_.id, ready.shim_pid);
+
+    // Not after a shutdown request: its caller cleans up.
+    dir = make({"sleep", "100"});
+    opts_.start = true;
+    opts_.exit_command = {"/bin/sh", "-c", "echo ran >> " + dir + "/count"};
+    ready = shim::spawn(dir, opts_);
+    shim::Client(dir).shutdown();
+    std::this_thread::sleep_for(300ms);
+    EXPECT_FALSE(fs::exists(dir + "/count"));
+    expect_nothing_left(dir, opts_.id, ready.shim_pid);
+}
+
 TEST_F(Shim, FailuresAreReportedAndLeaveNothing) {
     std::string dir = make({"/no/such/program"});
     opts_.start = true;
