@@ -207,11 +207,12 @@ void Server::prepare() {
                   "ss -xl | grep shim.sock"},
                  [&] { return ::listen(listen_.get(), 64); });
 
-    // 3. SIGCHLD (the init's exit, re-parented to us), SIGTERM/SIGINT/SIGHUP (shut down) as
-    //    readable events of the loop.
+    // 3. SIGCHLD (the init's exit, re-parented to us), SIGTERM/SIGINT (shut down) as readable
+    //    events of the loop. SIGHUP is ignored: a daemon has no terminal to hang up.
+    ::signal(SIGHUP, SIG_IGN);
     sigset_t set;
     sigemptyset(&set);
-    for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
+    for (int s : {SIGCHLD, SIGTERM, SIGINT}) sigaddset(&set, s);
     ::sigprocmask(SIG_BLOCK, &set, nullptr);
     sigfd_.reset(static_cast<int>(check(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK), "signalfd(SIGCHLD|SIGTERM)")));
 

@@ -73,6 +73,7 @@ int run_program(const std::vector<std::string>& argv, int in, int out, int err, 
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
         ::signal(SIGPIPE, SIG_DFL);
+        ::signal(SIGHUP, SIG_DFL);
         if (!cwd.empty() && ::chdir(cwd.c_str()) < 0) ::_exit(125);
         ::execv(args[0], args.data());
         ::_exit(errno == ENOENT ? 127 : 126);
@@ -99,6 +100,7 @@ void spawn_detached(const std::vector<std::string>& argv) noexcept {
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
         ::signal(SIGPIPE, SIG_DFL);
+        ::signal(SIGHUP, SIG_DFL);
         ::setsid();
         ::execv(args[0], args.data());
         ::_exit(127);
