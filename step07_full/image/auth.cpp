@@ -132,10 +132,23 @@ std::string Client::authorize(const Challenge& c) {
     auto realm = c.params.find("realm");
     if (realm == c.params.end()) throw Error("registry " + ref_.domain + ": a Bearer challenge without a realm");
     std::string url = realm->second;
-    std::string scope = "repository:" + ref_.path + ":" + actions_;
+    // The scopes the registry asks for (a cross-repository mount asks for two, space-separated),
+    // else ours; each one a scope= parameter.
+    std::string scopes = "repository:" + ref_.path + ":" + actions_;
+    if (auto s = c.params.find("scope"); s != c.params.end() && !s->second.empty()) {
+        scopes = s->second;
+        if (scopes.find("repository:" + ref_.path + ":") == std::string::npos)
+            scopes += " repository:" + ref_.path + ":" + actions_;
+    }
     url += (url.find('?') == std::string::npos ? "?" : "&");
-    if (auto s = c.params.find("service"); s != c.params.end()) url += "service=" + url_escape(s->second) + "&";
-    url += "scope=" + url_escape(scope);
+    if (auto s = c.params.find("service"); s != c.params.end()) url += "service=" + url_escape(s->second);
+    std::size_t start = 0;
+    while (start < scopes.size()) {
+        auto end = scopes.find(' ', start);
+        std::string one = scopes.substr(start, end == std::string::npos ? std::string::npos : end - start);
+        if (!one.empty()) url += "&scope=" + url_escape(one);
+        start = end == std::string::npos ? scopes.size() : end + 1;
+    }
     narrate::note("image", "the registry asks for a token: GET " + url);
     Request r;
     r.url = url;

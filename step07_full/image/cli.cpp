@@ -121,9 +121,11 @@ images::RegistryOptions registry_options(const std::string& platform, const std:
 }  // namespace
 
 bool claims(int argc, char** argv) {
-    if (argc < 2) return false;
+    int i = 1;
+    if (i < argc && std::strcmp(argv[i], "--explain") == 0) i++;  // ours; runc has no such option
+    if (i >= argc) return false;
     for (const char* w : kWords)
-        if (std::strcmp(argv[1], w) == 0) return true;
+        if (std::strcmp(argv[i], w) == 0) return true;
     return false;
 }
 
@@ -214,13 +216,12 @@ int main(int argc, char** argv) {
         if (action == "pull") {
             auto o = registry_options(platform, insecure);
             o.parallel = parallel;
-            if (images::parse_reference(ref).tag == "latest" && ref.find(':') == std::string::npos && !quiet)
+            // No tag and no digest written after the last "/": docker says which tag it takes.
+            std::string last = ref.substr(ref.rfind('/') == std::string::npos ? 0 : ref.rfind('/') + 1);
+            if (last.find(':') == std::string::npos && last.find('@') == std::string::npos && !quiet)
                 std::printf("Using default tag: latest\n");
-            Resolved r = s.pull(ref, o, printer);
-            std::string canon = images::parse_reference(ref).str();
-            if (quiet) std::printf("%s\n", canon.c_str());
-            else std::printf("%s\n", canon.c_str());
-            (void)r;
+            s.pull(ref, o, printer);
+            std::printf("%s\n", images::parse_reference(ref).str().c_str());
             return 0;
         }
         if (action == "push") {

@@ -80,6 +80,38 @@ std::string diff_id_of(const std::string& blob_path) {
     return h.digest();
 }
 
+void write_padded_tar(const std::string& blob_path, const std::string& out) {
+    std::unique_ptr<archive, int (*)(archive*)> a(archive_read_new(), archive_read_free);
+    archive_read_support_filter_all(a.get());
+    archive_read_support_format_raw(a.get());
+    archive_entry* e = nullptr;
+    if (archive_read_open_filename(a.get(), blob_path.c_str(), 1 << 16) != ARCHIVE_OK ||
+        archive_read_next_header(a.get(), &e) != ARCHIVE_OK)
+        throw Error("layer " + blob_path + ": " + archive_error_string(a.get()));
+    unique_fd fd(::open(out.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (fd.get() < 0) throw SysError("open(\"" + out + "\", O_CREAT|O_EXCL)", errno);
+    std::vector<char> buf(1 << 16);
+    std::uint64_t total = 0;
+    auto put = [&](const char* p, std::size_t n) {
+        while (n > 0) {
+            ssize_t w = ::write(fd.get(), p, n);
+            if (w < 0 && errno == EINTR) continue;
+            if (w < 0) throw SysError("write(\"" + out + "\")", errno);
+            p += w;
+            n -= static_cast<std::size_t>(w);
+        }
+    };
+    for (;;) {
+        la_ssize_t n = archive_read_data(a.get(), buf.data(), buf.size());
+        if (n < 0) throw Error("layer " + blob_path + ": cannot decompress: " + archive_error_string(a.get()));
+        if (n == 0) break;
+        put(buf.data(), static_cast<std::size_t>(n));
+        total += static_cast<std::uint64_t>(n);
+    }
+    std::vector<char> zeros(512 + 1024, 0);
+    put(zeros.data(), (512 - total % 512) % 512 + 1024);
+}
+
 std::string compression_of(const std::string& path) {
     unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0) throw SysError("open(\"" + path + "\", O_RDONLY)", errno);

@@ -32,6 +32,11 @@ std::string sha256_of_file(const std::string& path);
 // read through libarchive's raw format.
 std::string diff_id_of(const std::string& blob_path);
 
+// Writes `blob_path` decompressed to `out`, padded to a whole 512-byte block and followed by
+// tar's two zero blocks. umoci 0.4 writes layers whose last file is not padded and that have
+// no end blocks (Go's archive/tar reads them; libarchive calls them truncated).
+void write_padded_tar(const std::string& blob_path, const std::string& out);
+
 // What compression a blob uses, from its first bytes: "gzip", "zstd" or "" (plain).
 std::string compression_of(const std::string& path);
 

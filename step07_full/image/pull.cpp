@@ -137,6 +137,8 @@ void fetch_blob(Store& s, Client& c, const std::string& digest, std::int64_t siz
                         std::to_string(size) + ")");
         std::string computed = h.digest();
         if (computed != digest) throw Error("blob " + digest + ": digest mismatch (the bytes hash to " + computed + ")");
+        narrate::note("image", "GET " + req.url + " -> " + std::to_string(r.status) + " (" + std::to_string(got) +
+                                   " bytes, sha256 verified while they arrived)");
         narrate::sys({"image", "fsync(blob)", "the verified blob is on disk before it gets its name", ""},
                      [&] { return ::fsync(fd.get()); });
         detail::commit_blob(s, file, digest);
@@ -212,7 +214,9 @@ Resolved Store::pull(const std::string& ref_text, const RegistryOptions& opts, c
     std::vector<registry::Job> jobs;
     for (auto& l : layers) {
         std::string id = short_id(l.digest);
-        if (detail::has_layer(*this, l.diff_id)) {
+        // The same tar may have come before compressed otherwise (zstd vs gzip): the unpacked
+        // layer is shared, but the blob the manifest names is still fetched (push and save need it).
+        if (detail::has_layer(*this, l.diff_id) && detail::has_blob(*this, l.digest)) {
             progress({ProgressEvent::Kind::exists, id, 0, 0, "Already exists"});
             continue;
         }

@@ -27,13 +27,21 @@ std::string with_query(const std::string& url, const std::string& kv) {
     return url + (url.find('?') == std::string::npos ? "?" : "&") + kv;
 }
 
-void upload_blob(Client& c, const std::string& file, const std::string& digest, std::uint64_t size,
-                 std::uint64_t chunk, const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
+// Returns true when the registry mounted the blob from repository `from` (same registry): no
+// bytes sent. Otherwise uploads it.
+bool upload_blob(Client& c, const std::string& file, const std::string& digest, std::uint64_t size,
+                 std::uint64_t chunk, const std::string& from,
+                 const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
     Request start;
     start.method = "POST";
     start.url = c.repo_url("/blobs/uploads/");
+    // A cross-repository mount: the registry links the blob it has under `from` (201), or
+    // answers with an ordinary upload session (202) when it cannot.
+    if (!from.empty()) start.url += "?mount=" + digest + "&from=" + from;
     Response r = c.send(start);
-    narrate::note("image", "POST " + start.url + " -> " + std::to_string(r.status) + " (an upload session)");
+    narrate::note("image", "POST " + start.url + " -> " + std::to_string(r.status) +
+                               (r.status == 201 ? " (mounted, no bytes sent)" : " (an upload session)"));
+    if (r.status == 201 && !from.empty()) return true;
     if (r.status == 401 || r.status == 403)
         throw Error("push to " + c.ref().name() + " denied (" + std::to_string(r.status) + ")")
             .with_hint("log in: an auths entry in ~/.docker/config.json");
@@ -64,7 +72,7 @@ void upload_blob(Client& c, const std::string& file, const std::string& digest, 
         fin.headers = {"Content-Type: application/octet-stream"};
         Response fr = c.send(fin);
         if (fr.status != 201) throw Error("PUT " + digest + ": HTTP " + std::to_string(fr.status) + " " + fr.body);
-        return;
+        return false;
     }
     Request put;
     put.method = "PUT";
@@ -76,6 +84,7 @@ void upload_blob(Client& c, const std::string& file, const std::string& digest, 
     put.progress = progress;
     Response pr = c.send(put);
     if (pr.status != 201) throw Error("PUT " + digest + ": HTTP " + std::to_string(pr.status) + " " + pr.body);
+    return false;
 }
 
 }  // namespace
@@ -103,6 +112,16 @@ std::string Store::push(const std::string& ref_text, const RegistryOptions& opts
     ::stat(blob_path(img.id).c_str(), &st);
     blobs.push_back({img.id, img.id, static_cast<std::uint64_t>(st.st_size), "config"});
 
+    // Another repository of the same registry that has this image (from its repo digests):
+    // its blobs can be mounted instead of sent again.
+    std::string mount_from;
+    for (const auto& d : img.repo_digests) {
+        try {
+            Reference other = parse_reference(d);
+            if (other.domain == ref.domain && other.path != ref.path) mount_from = other.path;
+        } catch (const Error&) {
+        }
+    }
     Client c(ref, opts, "pull,push");
     std::vector<registry::Job> jobs;
     for (const auto& b : blobs) {
@@ -120,10 +139,12 @@ std::string Store::push(const std::string& ref_text, const RegistryOptions& opts
                 if (!is_config) progress({ProgressEvent::Kind::exists, id, 0, 0, "Layer already exists"});
                 return;
             }
-            upload_blob(c, blob_path(b.digest), b.digest, b.size, opts.chunk_size, [&](std::uint64_t now, std::uint64_t total) {
-                if (!is_config) progress({ProgressEvent::Kind::pushing, id, now, total, "Pushing"});
-            });
-            if (!is_config) progress({ProgressEvent::Kind::pushed, id, 0, 0, "Pushed"});
+            bool mounted = upload_blob(c, blob_path(b.digest), b.digest, b.size, opts.chunk_size, mount_from,
+                                       [&](std::uint64_t now, std::uint64_t total) {
+                                           if (!is_config) progress({ProgressEvent::Kind::pushing, id, now, total, "Pushing"});
+                                       });
+            if (!is_config)
+                progress({ProgressEvent::Kind::pushed, id, 0, 0, mounted ? "Mounted from " + mount_from : "Pushed"});
         });
     }
     registry::run_parallel(opts.parallel, std::move(jobs));

@@ -215,7 +215,9 @@ Response Client::perform(const Request& req, const std::string& authorization) {
         if (req.method != "PUT") curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
         hdrs = curl_slist_append(hdrs, "Expect:");  // no 100-continue round trip
     } else if (req.method == "POST") {
+        // An empty body given as such: without POSTFIELDS libcurl would read the body from stdin.
         curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
     } else if (req.method != "GET") {
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
