@@ -6,19 +6,27 @@
 // Each step contributes its own checks and finders; this file only lists them, one line per
 // step. A new step adds its line where its "// stepNN:" marker is, and links its library in
 // tools/CMakeLists.txt.
+#include <dirent.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <dirent.h>
-
+#include <climits>
+#include <cstring>
 #include <fstream>
 #include <iostream>
+
+#include <nlohmann/json.hpp>
 
 #include "cli.hpp"
 #include "cgroup_doctor.hpp"
 #include "doctor.hpp"
 #include "host_checks.hpp"
+#include "files.hpp"
 #include "image_store.hpp"
+#include "state.hpp"
 #include "mnt_doctor.hpp"
 #include "narrate.hpp"
 #include "net_doctor.hpp"
@@ -105,12 +113,85 @@ std::vector<doctor::Leftover> kept_containers() {
     return out;
 }
 
+// step07's docker front end (step07_full run/ps/rm, minibox-engine): a container is a record in
+// root_dir()/docker/containers/ID (with its overlay's upper, work and merged/) and, while its
+// shim lives, the shim's directory run_dir()/docker/ID[:12] (owner, socket, netns). What can be
+// left: a record a killed `run` never finished (creator dead), a container whose shim was
+// killed (owner file naming a dead process: its init, cgroup, netns and lease are still there),
+// and stopped containers (docker keeps them until `rm`). All three are removed the way the
+// front end removes a container, `step07_full rm -f ID`: it knows the shim's and the runtime's
+// parts (the half-made record, which has no shim, is removed here directly).
+std::string sibling_tool(const std::string& name) {
+    char buf[PATH_MAX] = {};
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    std::string self = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+    return self.empty() ? name : self.substr(0, self.rfind('/') + 1) + name;
+}
+
+void docker_rm(const std::string& id) {
+    std::string tool = sibling_tool("step07_full");
+    pid_t pid = ::fork();
+    if (pid < 0) throw SysError("fork()", errno);
+    if (pid == 0) {
+        ::execl(tool.c_str(), tool.c_str(), "rm", "-f", id.c_str(), static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        throw Error(tool + " rm -f " + id + " failed (exit " + std::to_string(WEXITSTATUS(status)) + ")");
+}
+
+std::vector<doctor::Leftover> docker_containers() {
+    std::vector<doctor::Leftover> out;
+    std::string records = state::root_dir() + "/docker/containers";
+    const char* run_env = std::getenv("MINIBOX_RUN");
+    std::string exec = std::string(run_env && *run_env ? run_env : "/run/minibox") + "/docker";
+    DIR* d = ::opendir(records.c_str());
+    if (!d) return out;
+    std::vector<std::string> ids;
+    while (dirent* e = ::readdir(d))
+        if (std::strlen(e->d_name) == 64) ids.push_back(e->d_name);
+    ::closedir(d);
+    std::sort(ids.begin(), ids.end());
+    for (auto& id : ids) {
+        std::string dir = records + "/" + id;
+        nlohmann::json rec;
+        try {
+            rec = nlohmann::json::parse(files::read(dir + "/config.v2.json"));
+        } catch (const nlohmann::json::exception&) {
+            rec = nlohmann::json::object();
+        }
+        std::string name = rec.value("Name", std::string("/?"));
+        auto shim_owner = state::Owner::parse(files::read_line(exec + "/" + id.substr(0, 12) + "/owner"));
+        if (!rec.value("Complete", false)) {
+            auto creator = state::Owner::parse(rec.value("Creator", std::string()));
+            if (creator && creator->alive()) continue;
+            struct stat st {};
+            if (::stat(dir.c_str(), &st) == 0 && ::time(nullptr) - st.st_mtime < 10) continue;  // being made
+            out.push_back({"docker", dir + " (a container a killed `run` left half-made)", [dir, shim_owner] {
+                               if (shim_owner && shim_owner->alive()) throw Error("its shim still runs: step07_full rm -f");
+                               std::string merged = dir + "/merged";
+                               ::umount2(merged.c_str(), MNT_DETACH);
+                               doctor::remove_tree(dir);
+                           }});
+            continue;
+        }
+        if (shim_owner && shim_owner->alive()) continue;  // running (or created) under its shim
+        std::string why = shim_owner ? "its shim " + shim_owner->str() + " was killed; the container's init, cgroup and network may remain"
+                                     : "stopped; docker keeps it until rm";
+        out.push_back({"docker", "container " + id.substr(0, 12) + " " + name + " (" + why + ")", [id] { docker_rm(id); }});
+    }
+    return out;
+}
+
 // Newest step first, as the launcher cleans up in reverse order (an overlay is unmounted before
 // its directories go); the generic run-dir records last, because a step's finder may read a
 // record to learn which host resources it names. Steps 01 and 02 leave nothing on the host.
 std::vector<doctor::Finder> all_finders() {
     std::vector<doctor::Finder> all;
-    // step07: append(all, <module>::finders());
+    all.push_back(docker_containers);  // step07's docker front end (before the overlay's finder)
     append(all, overlay::finders());  // step06
     all.push_back(kept_containers);  // step06 --keep
     append(all, cgroup::finders());  // step05

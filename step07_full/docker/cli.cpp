@@ -15,6 +15,9 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <future>
+#include <memory>
+#include <thread>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -241,7 +244,7 @@ void pump(Manager& m, const std::string& id, int sock, bool tty, bool with_stdin
     sigemptyset(&set);
     for (int s : {SIGWINCH, SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&set, s);
     sigset_t old;
-    ::sigprocmask(SIG_BLOCK, &set, &old);
+    ::pthread_sigmask(SIG_BLOCK, &set, &old);
     unique_fd sfd(::signalfd(-1, &set, SFD_CLOEXEC));
     bool in_open = with_stdin;
     std::string frame_buf;
@@ -297,7 +300,7 @@ void pump(Manager& m, const std::string& id, int sock, bool tty, bool with_stdin
             }
         }
     }
-    ::sigprocmask(SIG_SETMASK, &old, nullptr);
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
 // ---- run -----------------------------------------------------------------------------------
@@ -306,19 +309,30 @@ void pump(Manager& m, const std::string& id, int sock, bool tty, bool with_stdin
 // also lands in its log (logs, inspect and restart policies work the same as for -d), and the
 // CLI can die without taking the container with it (as with docker; podman's conmon alike).
 int attached_start(Manager& m, const std::string& id, bool tty, bool in) {
+    // The signals pump() takes through a signalfd are blocked before any thread exists (the
+    // waiting thread below inherits the mask; an unblocked thread would die of SIGINT).
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : {SIGWINCH, SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&set, s);
+    ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
     unique_fd sock = m.attach(id, {in, true, true});
+    // The exit code is asked for before start, on a connection of its own: it arrives even when
+    // the container's exit command (--rm) removes it right after. (Detached: if start fails,
+    // nobody waits for that thread.)
+    auto promise = std::make_shared<std::promise<int>>();
+    std::future<int> exit_code = promise->get_future();
+    std::thread([roots = m.roots(), id, promise] {
+        try {
+            Manager w(roots);
+            promise->set_value(w.wait(id, docker::WaitCondition::next_exit));
+        } catch (...) {
+            promise->set_exception(std::current_exception());
+        }
+    }).detach();
     RawTerminal raw(tty && in);
     m.start(id);
-    if (tty) {
-        if (auto ws = terminal_size()) {
-            try {
-                m.resize(id, ws->ws_row, ws->ws_col);
-            } catch (const Error&) {
-            }
-        }
-    }
     pump(m, id, sock.get(), tty, in);
-    return m.wait(id);
+    return exit_code.get();
 }
 
 int cmd_run(const std::vector<std::string>& args) {
@@ -358,7 +372,13 @@ int cmd_run(const std::vector<std::string>& args) {
         }
         throw;
     }
-    if (o.auto_remove) m.remove(id, true);
+    if (o.auto_remove) {
+        try {
+            m.remove(id, true);
+        } catch (const docker::NotFound&) {
+            // its exit command was faster
+        }
+    }
     return code;
 }
 
@@ -668,9 +688,9 @@ int cmd_prune(const std::vector<std::string>& args) {
 
 int cmd_cleanup(const std::vector<std::string>& args) {
     // The shim's exit command: after the container's life is over.
-    auto a = parse(args, {}, "container cleanup");
+    auto a = parse(args, {{"--data-root=", "data"}, {"--exec-root=", "exec"}}, "container cleanup");
     need(a, 1, "container cleanup", "CONTAINER");
-    Manager m;
+    Manager m(docker::Roots{last(a, "data"), last(a, "exec")});
     m.cleanup(a.positional[0]);
     return 0;
 }

@@ -49,8 +49,12 @@ void remove_tree_unmounting(const std::string& dir) {
     image::remove_tree(dir);
 }
 
-shim::Options shim_options(const Record& r, const detail::Paths& p, bool start) {
+shim::Options shim_options(const Roots& roots, const Record& r, const detail::Paths& p, bool start) {
     shim::Options o;
+    // After the container's life (and its restarts) is over, the shim runs this: the root is
+    // unmounted and, with --rm, the container removed, without a daemon to do it (podman's
+    // conmon calls `podman container cleanup` the same way).
+    o.exit_command = {detail::runtime_binary(), "container", "cleanup", "--data-root", roots.data, "--exec-root", roots.exec, r.id};
     o.id = r.id;
     o.runtime = detail::runtime_binary();
     o.runtime_root = p.runtime_root;
@@ -84,7 +88,7 @@ bool explain() { return narrate::mode() != narrate::Mode::quiet; }
 
 // Spawns the shim on a prepared directory with the root mounted; on failure the root is
 // unmounted again (the shim has removed what it made).
-shim::Ready spawn_shim(const Record& r, const detail::Paths& p, bool start) {
+shim::Ready spawn_shim(const Roots& roots, const Record& r, const detail::Paths& p, bool start) {
     auto img = find_image(r.image_id.empty() ? r.image_ref : r.image_id);
     if (!img) throw NotFound("No such image: " + r.image_ref).context("container " + r.id.substr(0, 12));
     mount_root(img->image.layers, p.record);
@@ -93,7 +97,7 @@ shim::Ready spawn_shim(const Record& r, const detail::Paths& p, bool start) {
         prepare_shim_dir(p, r);
         narrate::note("docker", "minibox-shim " + p.shim + ": it runs `" + detail::runtime_binary() + " --root " + p.runtime_root +
                                     " create --bundle " + p.bundle + " " + r.id.substr(0, 12) + "...`" + (start ? " and start" : ""));
-        return shim::spawn(p.shim, shim_options(r, p, start), explain());
+        return shim::spawn(p.shim, shim_options(roots, r, p, start), explain());
     } catch (...) {
         try {
             unmount_root(p.record);
@@ -182,7 +186,7 @@ std::string Manager::create(RunOptions opts) {
         files::write(p.record + "/config.json", config.dump(2) + "\n");
         files::write(p.log, "");
         hold_image(*img, r.id);
-        auto ready = spawn_shim(r, p, false);
+        auto ready = spawn_shim(roots_, r, p, false);
         r.complete = true;
         r.creator.clear();
         records.save(r);
@@ -251,7 +255,7 @@ void Manager::start(const std::string& ref) {
     } else {
         // A new life: the old shim is gone (its leftovers reaped), a new one creates and starts.
         shim::reap_dead();
-        spawn_shim(*r, p, true);
+        spawn_shim(roots_, *r, p, true);
     }
     emit(*this, *r, "start");
 }
@@ -413,45 +417,46 @@ void Manager::remove(const std::string& ref, bool force) {
 int Manager::wait(const std::string& ref, WaitCondition cond) {
     Records records(roots_.data);
     std::string id = records.resolve(ref);
-    auto p = detail::paths(roots_, id);
-    if (cond == WaitCondition::removed) {
-        int code = 0;
-        for (;;) {
-            auto r = records.load(id);
-            if (!r) return code;
-            auto l = detail::live(roots_, *r);
-            if (!l.running()) code = l.exit_code;
-            std::this_thread::sleep_for(100ms);
-        }
+    if (cond != WaitCondition::removed) return wait_exit(id, cond == WaitCondition::next_exit);
+    // removed (docker run --rm): the exit code first, then until the record is gone.
+    int code = 0;
+    try {
+        code = wait_exit(id, true);
+    } catch (const NotFound&) {
+        return code;
     }
+    while (records.load(id)) std::this_thread::sleep_for(100ms);
+    return code;
+}
+
+int Manager::wait_exit(const std::string& id, bool next_exit) {
+    Records records(roots_.data);
+    auto p = detail::paths(roots_, id);
     bool seen_running = false;
     for (;;) {
         auto r = records.load(id);
-        if (!r) throw NotFound("No such container: " + ref);
+        if (!r) throw NotFound("No such container: " + id);
         auto l = detail::live(roots_, *r);
         if (l.running()) seen_running = true;
+        // A created container is waited for until it has run (docker returns at once for
+        // not-running; the CLI and the engine always mean "its exit" when they wait before start).
         bool done = !l.running() && l.status != "created";
-        if (done && (cond == WaitCondition::not_running || seen_running)) {
+        if (done && (!next_exit || seen_running || !l.shim_alive)) {
             settle(id);
             return l.exit_code;
         }
-        if (l.shim_alive && (l.status == "running" || l.status == "created" || l.status == "paused")) {
+        if (l.shim_alive && l.status != "exited") {
             try {
                 auto e = shim::Client(p.shim).wait();
                 if (!e.restarting) {
                     settle(id);
                     return e.exit_code;
                 }
-                if (cond == WaitCondition::not_running) return e.exit_code;
+                if (!next_exit) return e.exit_code;
                 seen_running = true;
             } catch (const Error&) {
                 std::this_thread::sleep_for(50ms);  // the shim is ending: read its state again
             }
-            continue;
-        }
-        if (!l.shim_alive && l.status == "created") {
-            // Never started and no shim to start it: nothing will ever exit.
-            std::this_thread::sleep_for(200ms);
             continue;
         }
         std::this_thread::sleep_for(100ms);
@@ -543,7 +548,13 @@ void Manager::cleanup(const std::string& ref) {
     auto r = Records(roots_.data).load(id);
     if (!r) return;
     auto l = detail::live(roots_, *r);
-    if (r->opts.auto_remove && !l.running()) remove(id, true);
+    if (r->opts.auto_remove && !l.running()) {
+        try {
+            remove(id, true);
+        } catch (const NotFound&) {
+            // Removed meanwhile (the CLI of a foreground run --rm does it too).
+        }
+    }
 }
 
 void Manager::resize(const std::string& ref, unsigned height, unsigned width) {

@@ -196,6 +196,7 @@ public:
 private:
     void reap_half_made();                      // records of creates killed half-way
     void settle(const std::string& id);         // after the shim's life: unmount the root
+    int wait_exit(const std::string& id, bool next_exit);
     bool remove_foreign(const std::string& ref);  // step06's kept containers and leftovers
     Roots roots_;
 };
