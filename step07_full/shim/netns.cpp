@@ -15,6 +15,7 @@
 #include "launcher.hpp"
 #include "narrate.hpp"
 #include "net.hpp"
+#include "netlink.hpp"
 #include "util.hpp"
 
 namespace shim {
@@ -129,6 +130,22 @@ void Netns::teardown() noexcept {
         ctx.id = id_;
         layer_->cleanup(ctx);  // unpublish, release the lease, unlink step04's files
         prepared_ = false;
+    }
+    if (mounted_ && cfg_.mode == "bridge") {
+        // The kernel would delete the pair with the namespace, but asynchronously (its cleanup
+        // work runs later): deleted here, the veth is gone when the shim says it is done.
+        std::string veth = "mbv" + id_.substr(0, 12);
+        try {
+            netlink::Socket sock;
+            if (int index = sock.link_index(veth); index > 0) {
+                auto m = netlink::delete_link(index);
+                narrate::sys({"shim", "RTM_DELLINK(\"" + veth + "\")", "the host end of the container's veth (its peer goes with it)",
+                              "ip link show " + veth},
+                             [&] { return sock.request(m); });
+            }
+        } catch (const std::exception& e) {
+            narrate::warn(std::string("deleting ") + veth + ": " + e.what());
+        }
     }
     if (mounted_) {
         remove_netns_mount(netns_path(dir_));

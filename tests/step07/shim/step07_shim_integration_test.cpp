@@ -362,6 +362,7 @@ TEST_F(Shim, BridgeAddressIsReachableAndGoesAway) {
               std::string::npos);
 
     shim::Client(dir).shutdown();
+    EXPECT_EQ(support::sh("ip -o link show").out.find("mbv"), std::string::npos) << "gone when shutdown returns";
     expect_nothing_left(dir, opts_.id, ready.shim_pid);
     EXPECT_EQ(support::sh("nft list ruleset").out.find("18080"), std::string::npos) << "port unpublished";
     EXPECT_EQ(support::sh("find " + top_ + "/run/net -path '*/leases/*'").out, "") << "the lease is released";
