@@ -314,6 +314,10 @@ void wait(Ctx& c) {
     else if (cond == "next-exit") wc = docker::WaitCondition::next_exit;
     else if (cond == "removed") wc = docker::WaitCondition::removed;
     else throw bad_request("invalid condition: \"" + cond + "\"");
+    // `docker run` waits for next-exit of a container it has just created, and starts it as
+    // soon as our headers arrive: a quick container may then be gone before the first look.
+    // From "created" the next exit is the first one, which not-running finds either way.
+    if (wc == docker::WaitCondition::next_exit && state_of(id) == "created") wc = docker::WaitCondition::not_running;
     // dockerd sends the headers at once (the CLI starts the container only after the wait is
     // registered with API >= 1.30), the body when the condition is met.
     c.conn.begin_stream(http::status::ok, "application/json");

@@ -30,5 +30,7 @@ inline ApiError not_modified() { return ApiError(304, ""); }
 // manager's typed errors), else what its message says in Docker's own words ("No such
 // container" 404, "is already in use" 409, ...), else 500.
 int status_for(const std::exception& e);
+// The message to send: e.what(), with the words the CLI looks for added where it needs them.
+std::string message_for(const std::exception& e);
 
 }  // namespace engine

@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
     app.add_flag("--explain", explain, "--trace, and every kernel operation the engine makes itself");
     if (auto rc = cli::parse_args(app, argc, argv)) return *rc;
 
-    return cli::guarded([&] {
+    int rc = cli::guarded([&] {
         if (hosts.empty()) hosts.push_back("unix:///run/minibox/engine.sock");
         engine::check_hosts(hosts);  // every address checked before anything is made
         if (explain) narrate::set_mode(narrate::Mode::explain);
@@ -103,4 +103,8 @@ int main(int argc, char** argv) {
         engine::trace::note("stopping: the containers stay with their shims (live-restore)");
         return 0;
     });
+    // The connection threads may still be in a read or a wait; exit(3)'s destructors would pull
+    // the manager and the event bus from under them. The sockets are unlinked by now.
+    std::fflush(nullptr);
+    ::_exit(rc);
 }

@@ -65,6 +65,7 @@ void Router::dispatch(Request& req, Conn& conn) const {
     std::string target(req.target());
     std::string path = target.substr(0, target.find('?'));
     Ctx ctx{req, conn, parse_query(target), {}, kMaxVersion, ""};
+    trace::request(std::string(req.method_string()), target);
     auto finish = [&] {
         long ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
         trace::api(std::string(req.method_string()), target, conn.status_sent(), ms);
@@ -112,7 +113,7 @@ void Router::dispatch(Request& req, Conn& conn) const {
         (void)path_known;
         throw not_found("page not found");
     } catch (const std::exception& e) {
-        fail(status_for(e), e.what());
+        fail(status_for(e), message_for(e));
     } catch (...) {
         fail(500, "internal error");
     }

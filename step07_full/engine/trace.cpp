@@ -28,9 +28,16 @@ void enable(bool on) {
 }
 bool enabled() { return g_on; }
 
+void request(std::string_view method, std::string_view target) {
+    if (!g_on) return;
+    logger().info("[api] {} {}", method, target);
+}
+
 void api(std::string_view method, std::string_view target, int status, long ms) {
     if (!g_on) return;
-    logger().info("[api] {} {}  {}  ({} ms)", method, target, status, ms);
+    // HEAD /_ping comes before every command: its answer is not worth a second line.
+    if (method == "HEAD" && target == "/_ping") return;
+    logger().info("[api] {} {} {}  ({} ms)", status, method, target, ms);
 }
 
 void hop(std::string_view from_to, std::string_view what) {

@@ -67,8 +67,10 @@ TEST_F(EngineTest, VersionInfoAndErrors) {
     EXPECT_EQ(docker({"ps", "-aq"}).out, "");
     EXPECT_TRUE(engine_->alive());
     // Missing image, bad name, unknown container: the CLI's messages and exit codes.
-    auto missing = docker({"create", "--name", "bad/name", "busybox"});
+    auto missing = docker({"run", "--name", "bad/name", "busybox"});
     EXPECT_EQ(missing.status, 125) << missing.err;
+    EXPECT_NE(missing.err.find("Invalid container name"), std::string::npos) << missing.err;
+    EXPECT_EQ(docker({"create", "--name", "bad/name", "busybox"}).status, 1);
     auto nosuch = docker({"inspect", "--type", "container", "nosuch"});
     EXPECT_EQ(nosuch.status, 1);
     EXPECT_NE(nosuch.err.find("No such container: nosuch"), std::string::npos) << nosuch.err;
@@ -161,7 +163,7 @@ TEST_F(EngineTest, DetachedLifecycle) {
     // rename; a name in use is a conflict; a running container is not removed without -f.
     EXPECT_EQ(docker({"rename", "web", "web2"}).status, 0);
     EXPECT_EQ(inspect(id, "{{.Name}}"), "/web2");
-    auto dup = docker({"create", "--name", "web2", "busybox"});
+    auto dup = docker({"run", "-d", "--name", "web2", "busybox"});
     EXPECT_EQ(dup.status, 125);
     EXPECT_NE(dup.err.find("is already in use"), std::string::npos) << dup.err;
     auto rm = docker({"rm", "web2"});
