@@ -9,6 +9,7 @@
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -17,6 +18,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <set>
@@ -26,6 +28,7 @@
 
 #include "error.hpp"
 #include "seccomp.hpp"
+#include "seccomp_cache.hpp"
 #include "security.hpp"
 #include "spec.hpp"
 #include "support.hpp"
@@ -584,4 +587,149 @@ TEST(Step07SecurityApply, ErrorsNameTheCall) {
     });
     EXPECT_EQ(c.status, 1);
     EXPECT_NE(c.out.find("capset("), std::string::npos) << c.out;
+}
+
+// ---- the compiled filter kept on disk (seccomp_cache.hpp) -----------------------------------
+
+namespace {
+
+std::string make_temp_dir() {
+    char tmpl[] = "/tmp/step07-seccomp-cache-XXXXXX";
+    return ::mkdtemp(tmpl) ? tmpl : "/tmp/step07-seccomp-cache-failed";
+}
+
+struct CacheDir {
+    std::string root = make_temp_dir();
+    std::string dir = root + "/.cache/seccomp";
+    ~CacheDir() { support::sh("rm -rf " + root); }
+};
+
+size_t files_in(const std::string& dir) {
+    size_t n = 0;
+    std::error_code ec;
+    for (auto& e : std::filesystem::directory_iterator(dir, ec)) n += e.is_regular_file() ? 1 : 0;
+    return n;
+}
+
+}  // namespace
+
+TEST(Step07SeccompCache, TheSecondCompileIsTheFirstOnesProgram) {
+    CacheDir c;
+    auto filter = allow_but({rule({"uname"}, "SCMP_ACT_ERRNO"), rule({"getppid"}, "SCMP_ACT_ERRNO", ENOSYS)});
+    seccomp::Program first = seccomp::compile(filter, c.dir);
+    ASSERT_EQ(files_in(c.dir), 1u) << "the first compile stores its program";
+    struct stat st {};
+    ASSERT_EQ(::stat(seccomp::cache::path_for(c.dir, seccomp::cache::key(filter)).c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    ASSERT_EQ(::stat(c.dir.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0700u);
+
+    auto loaded = seccomp::cache::load(c.dir, seccomp::cache::key(filter));
+    ASSERT_TRUE(loaded);
+    ASSERT_EQ(loaded->insns.size(), first.insns.size());
+    EXPECT_EQ(std::memcmp(loaded->insns.data(), first.insns.data(), first.insns.size() * sizeof(sock_filter)), 0);
+    EXPECT_EQ(loaded->call, first.call);
+    EXPECT_EQ(loaded->rules, first.rules);
+    // And the program from the cache is a working filter: the rules act in a child.
+    auto child = in_child([&] {
+        no_new_privs();
+        seccomp::load(seccomp::compile(filter, c.dir));
+        utsname u{};
+        return errno_of(uname(&u)) + " " + errno_of(static_cast<int>(syscall(SYS_getppid)));
+    });
+    EXPECT_EQ(child.status, 0) << child.out;
+    EXPECT_EQ(child.out, "EPERM ENOSYS");
+}
+
+TEST(Step07SeccompCache, TheKeyTellsEveryFieldApart) {
+    auto base = allow_but({rule({"uname"}, "SCMP_ACT_ERRNO")});
+    std::set<std::string> keys{seccomp::cache::key(base)};
+    auto differs = [&](spec::Seccomp f, const char* what) {
+        EXPECT_TRUE(keys.insert(seccomp::cache::key(f)).second) << what << " gives a key seen before";
+    };
+    auto f = base;
+    f.default_action = "SCMP_ACT_ERRNO";
+    differs(f, "the default action");
+    f = base;
+    f.default_errno_ret = 1;
+    differs(f, "defaultErrnoRet");
+    f = base;
+    f.syscalls[0].errno_ret = 38;
+    differs(f, "errnoRet");
+    f = base;
+    f.architectures = {"SCMP_ARCH_X86"};
+    differs(f, "architectures");
+    f = base;
+    f.flags = {"SECCOMP_FILTER_FLAG_LOG"};
+    differs(f, "flags");
+    f = base;
+    f.syscalls[0].args.push_back({0, 1, 0, "SCMP_CMP_EQ"});
+    differs(f, "an argument condition");
+    f.syscalls[0].args[0].op = "SCMP_CMP_NE";
+    differs(f, "its operator");
+    // Names that would run together if they were only joined: "a b" is not "a", "b".
+    f = base;
+    f.syscalls[0].names = {"uname getppid"};
+    differs(f, "one name with a space");
+    f.syscalls[0].names = {"uname", "getppid"};
+    differs(f, "two names");
+    f = base;
+    f.syscalls.push_back(rule({"getppid"}, "SCMP_ACT_ERRNO"));
+    differs(f, "one more rule");
+}
+
+TEST(Step07SeccompCache, OnlyAnIntactFileOfOurOwnIsTrusted) {
+    CacheDir c;
+    auto filter = allow_but({rule({"uname"}, "SCMP_ACT_ERRNO")});
+    std::string key = seccomp::cache::key(filter);
+    std::string path = seccomp::cache::path_for(c.dir, key);
+    seccomp::compile(filter, c.dir);
+    ASSERT_TRUE(seccomp::cache::load(c.dir, key));
+
+    // Another key that hashed to this name (a collision) is a miss: the key inside is compared.
+    ASSERT_EQ(::rename(path.c_str(), seccomp::cache::path_for(c.dir, key + " ").c_str()), 0);
+    EXPECT_FALSE(seccomp::cache::load(c.dir, key + " "));
+    ASSERT_EQ(::rename(seccomp::cache::path_for(c.dir, key + " ").c_str(), path.c_str()), 0);
+    // Writable by others: not trusted.
+    ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
+    EXPECT_FALSE(seccomp::cache::load(c.dir, key));
+    ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
+    ASSERT_TRUE(seccomp::cache::load(c.dir, key));
+    // A directory others may write to: not trusted either.
+    ASSERT_EQ(::chmod(c.dir.c_str(), 0777), 0);
+    EXPECT_FALSE(seccomp::cache::load(c.dir, key));
+    ASSERT_EQ(::chmod(c.dir.c_str(), 0700), 0);
+    // One flipped byte in the instructions, or a truncated file: a miss.
+    std::string bytes = support::read_file(path);
+    std::string damaged = bytes;
+    damaged[damaged.size() - 3] ^= 0x40;
+    { std::ofstream(path, std::ios::binary | std::ios::trunc) << damaged; }
+    EXPECT_FALSE(seccomp::cache::load(c.dir, key)) << "a damaged program must not be loaded";
+    { std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes.substr(0, bytes.size() - 8); }
+    EXPECT_FALSE(seccomp::cache::load(c.dir, key));
+    // A miss compiles again and repairs the entry.
+    seccomp::compile(filter, c.dir);
+    EXPECT_TRUE(seccomp::cache::load(c.dir, key));
+    // A symlink in its place is not followed.
+    ASSERT_EQ(::unlink(path.c_str()), 0);
+    ASSERT_EQ(::symlink("/etc/passwd", path.c_str()), 0);
+    EXPECT_FALSE(seccomp::cache::load(c.dir, key));
+}
+
+TEST(Step07SeccompCache, AtMostMaxEntriesAreKept) {
+    CacheDir c;
+    for (int i = 0; i < seccomp::cache::kMaxEntries + 5; ++i) {
+        auto filter = allow_but({rule({"uname"}, "SCMP_ACT_ERRNO", static_cast<unsigned>(i + 1))});
+        seccomp::compile(filter, c.dir);
+    }
+    EXPECT_EQ(files_in(c.dir), static_cast<size_t>(seccomp::cache::kMaxEntries));
+    // The newest is among those kept.
+    auto last = allow_but({rule({"uname"}, "SCMP_ACT_ERRNO", static_cast<unsigned>(seccomp::cache::kMaxEntries + 5))});
+    EXPECT_TRUE(seccomp::cache::load(c.dir, seccomp::cache::key(last)));
+}
+
+TEST(Step07SeccompCache, AnUnusableDirectoryOnlyMeansCompilingEachTime) {
+    auto filter = allow_but({rule({"uname"}, "SCMP_ACT_ERRNO")});
+    seccomp::Program p = seccomp::compile(filter, "/proc/no-such-dir/.cache/seccomp");
+    EXPECT_FALSE(p.insns.empty());
 }
