@@ -69,6 +69,14 @@ void watcher(std::string id) {
             trace::note("watcher " + id.substr(0, 12) + ": " + e.what());
             break;
         }
+        // A shim that was killed (SIGKILL) left the init running and its resources behind:
+        // the dead-shim reaper deletes the runtime's container (killing the init), umounts the
+        // netns, frees the lease and the veth. A shim that ended normally left nothing.
+        try {
+            for (auto& dead : shim::reap_dead()) trace::note("reaped what the dead shim of " + dead.substr(0, 12) + " left");
+        } catch (const std::exception& e) {
+            trace::note(std::string("reap dead shims: ") + e.what());
+        }
         std::string name = info.value("Name", "");
         if (!name.empty() && name[0] == '/') name.erase(0, 1);
         events::publish("container", "die", id,

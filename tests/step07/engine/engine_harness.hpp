@@ -128,6 +128,19 @@ protected:
 
     pid_t pid_of(const std::string& what) { return std::atoi(inspect(what, "{{.State.Pid}}").c_str()); }
 
+    // True while `pid` runs. A container's init whose shim died is reparented to us (the
+    // subreaper): once killed it is our zombie, reaped here.
+    static bool alive(pid_t pid) {
+        std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+        if (stat.empty()) return false;
+        size_t close = stat.rfind(')');
+        if (close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'Z') {
+            ::waitpid(pid, nullptr, WNOHANG);
+            return false;
+        }
+        return true;
+    }
+
     static std::vector<std::string> lines(const std::string& s) {
         std::vector<std::string> v;
         std::istringstream in(s);

@@ -175,7 +175,7 @@ TEST_F(EngineTest, DetachedLifecycle) {
     pid_t pid2 = pid_of("web2");
     EXPECT_GT(pid2, 0);
     EXPECT_NE(pid2, pid);
-    EXPECT_FALSE(exists("/proc/" + std::to_string(pid) + "/stat") && slurp("/proc/" + std::to_string(pid) + "/cmdline").find("sleep") != std::string::npos);
+    EXPECT_FALSE(alive(pid)) << "the first init outlived the restart";
     auto stop = docker({"stop", "-t", "5", "web2"});
     EXPECT_EQ(stop.status, 0) << stop.err;
     EXPECT_EQ(trim(stop.out), "web2");
@@ -192,7 +192,7 @@ TEST_F(EngineTest, DetachedLifecycle) {
     EXPECT_EQ(docker({"rm", "web2"}).status, 0);
     EXPECT_EQ(docker({"ps", "-aq"}).out, "");
     EXPECT_TRUE(mounts_under_roots().empty());
-    EXPECT_FALSE(exists("/proc/" + std::to_string(pid2) + "/stat"));
+    EXPECT_FALSE(alive(pid2));
 }
 
 TEST_F(EngineTest, BridgeNetworkPortsAndCleanup) {
@@ -244,10 +244,20 @@ TEST_F(EngineTest, EventsAndPrune) {
 }
 
 TEST_F(EngineTest, Images) {
+    // An image in the store (step06's busybox is read-only to it): a docker-archive of the
+    // same tree, loaded as bb:base.
+    std::string archive = *dir_ / "base.tar";
+    auto mk = run({"/bin/sh", support::source_dir() + "/tests/step07/clients/make-archive.sh", support::busybox_rootfs(),
+                   archive, "bb:base"}, transcript_, 120s);
+    ASSERT_EQ(mk.status, 0) << mk.err;
+    auto base = docker({"load", "-i", archive});
+    ASSERT_EQ(base.status, 0) << base.err;
+    EXPECT_NE(base.out.find("Loaded image: bb:base"), std::string::npos) << base.out;
     auto images = docker({"images", "--format", "{{.Repository}}:{{.Tag}}"});
     EXPECT_EQ(images.status, 0) << images.err;
     EXPECT_NE(images.out.find("busybox:latest"), std::string::npos) << images.out;
-    EXPECT_EQ(docker({"tag", "busybox", "mine/bb:1"}).status, 0);
+    EXPECT_NE(images.out.find("bb:base"), std::string::npos) << images.out;
+    EXPECT_EQ(docker({"tag", "bb:base", "mine/bb:1"}).status, 0);
     EXPECT_EQ(inspect("mine/bb:1", "{{.Os}}"), "linux");
     auto r = docker({"run", "--rm", "--network", "none", "mine/bb:1", "echo", "tagged"});
     EXPECT_EQ(r.out, "tagged\n") << r.err;
@@ -276,7 +286,7 @@ TEST_F(EngineTest, EngineRestartKeepsContainers) {
     ASSERT_GT(pid, 0);
     EXPECT_EQ(stop_engine(), 0) << "the engine did not end cleanly on SIGTERM";
     std::this_thread::sleep_for(500ms);
-    EXPECT_TRUE(exists("/proc/" + std::to_string(pid) + "/stat")) << "the container died with the engine";
+    EXPECT_TRUE(alive(pid)) << "the container died with the engine";
     start_engine("engine2.log");
     EXPECT_EQ(trim(docker({"ps", "--format", "{{.Names}} {{.State}}"}).out), "keep running");
     EXPECT_EQ(pid_of("keep"), pid);
@@ -297,7 +307,7 @@ TEST_F(EngineTest, EngineRestartKeepsContainers) {
     EXPECT_NE(followed.find("tick0\n"), std::string::npos) << followed;
     EXPECT_GT(lines(followed).size(), 5u) << followed;
     EXPECT_EQ(inspect("keep", "{{.State.Status}}"), "exited");
-    EXPECT_FALSE(exists("/proc/" + std::to_string(pid) + "/stat"));
+    EXPECT_FALSE(alive(pid));
 }
 
 TEST_F(EngineTest, KilledShimIsReportedAndCleaned) {
@@ -324,8 +334,8 @@ TEST_F(EngineTest, KilledShimIsReportedAndCleaned) {
     EXPECT_EQ(status, "exited");
     EXPECT_EQ(inspect("victim", "{{.State.ExitCode}}"), "255");
     // The init and its host resources are reaped; the record goes with rm.
-    for (int i = 0; i < 50 && exists("/proc/" + std::to_string(pid) + "/stat"); ++i) std::this_thread::sleep_for(100ms);
-    EXPECT_FALSE(exists("/proc/" + std::to_string(pid) + "/stat")) << "the init outlived its shim";
+    for (int i = 0; i < 50 && alive(pid); ++i) std::this_thread::sleep_for(100ms);
+    EXPECT_FALSE(alive(pid)) << "the init outlived its shim";
     EXPECT_EQ(docker({"rm", "victim"}).status, 0);
     EXPECT_TRUE(veths().empty());
     EXPECT_TRUE(mounts_under_roots().empty());
