@@ -220,7 +220,7 @@ Resolved Store::pull(const std::string& ref_text, const RegistryOptions& opts, c
             progress({ProgressEvent::Kind::exists, id, 0, 0, "Already exists"});
             continue;
         }
-        progress({ProgressEvent::Kind::waiting, id, 0, l.size, "Waiting"});
+        progress({ProgressEvent::Kind::waiting, id, 0, l.size, "Pulling fs layer"});
         jobs.push_back([this, &c, &l, id, &progress](const std::atomic<bool>& stop) {
             fetch_blob(*this, c, l.digest, static_cast<std::int64_t>(l.size), stop, [&](std::uint64_t now, std::uint64_t total) {
                 progress({ProgressEvent::Kind::downloading, id, now, total, "Downloading"});
