@@ -197,9 +197,33 @@ bool passes(const nlohmann::json& filters, const nlohmann::json& s) {
     return true;
 }
 
+// dockerd's Command (daemon/list.go): Path, then each arg, wrapped in single quotes when it
+// holds a space, and nothing escaped ("sh -c 'trap 'exit 0' TERM'"). Scripts that read
+// `docker ps --format {{.Command}}` see exactly that.
+std::string docker_command(const nlohmann::json& inspect) {
+    std::string cmd = inspect.value("Path", "");
+    if (inspect.contains("Args") && inspect["Args"].is_array())
+        for (auto& a : inspect["Args"]) {
+            if (!a.is_string()) continue;
+            std::string arg = a.get<std::string>();
+            cmd += " " + (arg.find(' ') != std::string::npos ? "'" + arg + "'" : arg);
+        }
+    return cmd;
+}
+
 nlohmann::json summaries(bool all) {
     nlohmann::json out = nlohmann::json::array();
-    for (auto& s : manager().list(all)) out.push_back(s.to_json());
+    for (auto& s : manager().list(all)) {
+        auto j = s.to_json();
+        if (!s.foreign) {
+            try {
+                j["Command"] = docker_command(manager().inspect(s.id));
+            } catch (const std::exception&) {
+                // removed meanwhile: keep the summary's own
+            }
+        }
+        out.push_back(j);
+    }
     return out;
 }
 

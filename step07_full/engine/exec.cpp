@@ -155,6 +155,7 @@ void run_attached(ExecInstance& e, int client, const std::string& early) {
         return true;
     };
     bool client_ok = true;
+    std::string first_err;  // the start of stderr: the runtime's own message when exec failed
     for (;;) {
         if (!out_r && !err_r) break;
         pollfd fds[4] = {{out_r ? out_r.get() : -1, POLLIN, 0},
@@ -175,6 +176,7 @@ void run_attached(ExecInstance& e, int client, const std::string& early) {
                 continue;
             }
             std::string data(buf, static_cast<size_t>(r));
+            if (i == 1 && first_err.size() < 64) first_err += data.substr(0, 64 - first_err.size());
             if (!e.opts.tty) data = hijack::frame(static_cast<std::uint8_t>(i + 1), data);
             if (client_ok && !send_all(data)) client_ok = false;
         }
@@ -193,6 +195,13 @@ void run_attached(ExecInstance& e, int client, const std::string& early) {
         }
     }
     runner.join();
+    // dockerd reports an exec whose process could not be started (no such command, not
+    // executable) as exit code 126, whatever the runtime said; ours says so on the process's
+    // stderr before any byte of the command's own.
+    {
+        std::lock_guard lk(e.mu);
+        if ((e.exit_code == 127 || e.exit_code == 126) && first_err.rfind("step07_full: exec", 0) == 0) e.exit_code = 126;
+    }
     ::shutdown(client, SHUT_WR);
 }
 
