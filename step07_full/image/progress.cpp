@@ -30,6 +30,7 @@ struct Printer {
     std::map<std::string, std::string> last_plain;
     std::map<std::string, std::chrono::steady_clock::time_point> started;
     int drawn = 0;  // lines of the block drawn so far
+    std::chrono::steady_clock::time_point last_draw{};
 
     std::string bar(const ProgressEvent& e) {
         if (e.total == 0) return e.message;
@@ -70,8 +71,13 @@ struct Printer {
             std::fflush(out);
             return;
         }
-        if (!line.count(e.id)) order.push_back(e.id);
+        bool fresh = !line.count(e.id);
+        if (fresh) order.push_back(e.id);
         line[e.id] = moving ? bar(e) : e.message;
+        // Bytes arrive thousands of times a second on a fast link: redraw at most 10 times.
+        auto now = std::chrono::steady_clock::now();
+        if (moving && !fresh && now - last_draw < std::chrono::milliseconds(100)) return;
+        last_draw = now;
         redraw();
     }
 };

@@ -32,6 +32,7 @@
 #include "error.hpp"
 #include "store.hpp"
 #include "support.hpp"
+#include "unique_fd.hpp"
 
 using namespace images;
 using support::sh;
@@ -677,4 +678,25 @@ TEST_F(Images, InterruptedPullLeavesNoHalfBlobAndResumes) {
     auto r = store().pull(reg.host() + "/big:1");
     EXPECT_EQ(r.image.layers.size(), 5u);
     EXPECT_EQ(sh("ls " + g_tmp + "/root/store/tmp | wc -l").out, "0\n");  // the dead pull's temp files reaped
+}
+
+TEST_F(Images, LoadsDockerAndOciArchivesThatSkopeoWrites) {
+    // No registry: skopeo writes both archive formats from the umoci layout.
+    std::string L = layout();
+    must("skopeo --insecure-policy copy -q oci:" + L + ":multi docker-archive:" + g_tmp + "/d.tar:example.com/d:1");
+    must("skopeo --insecure-policy copy -q oci:" + L + ":other oci-archive:" + g_tmp + "/o.tar:example.com/o:2");
+    for (const auto& [file, name] : std::vector<std::pair<std::string, std::string>>{{"d.tar", "example.com/d:1"}, {"o.tar", ""}}) {
+        unique_fd fd(::open((g_tmp + "/" + file).c_str(), O_RDONLY | O_CLOEXEC));
+        ASSERT_TRUE(fd);
+        auto lines = store().load(fd.get());
+        ASSERT_EQ(lines.size(), 1u) << file;
+        if (!name.empty()) {
+            EXPECT_EQ(lines[0], "Loaded image: " + name);
+        }
+    }
+    auto d = store().get("example.com/d:1");
+    EXPECT_EQ(d.image.layers.size(), 4u);
+    EXPECT_EQ(support::read_file(d.image.layers[1] + "/extra/sub/f"), "in\n");
+    // Both share the busybox layer: one directory.
+    EXPECT_EQ(sh("ls " + g_tmp + "/root/store/layers | wc -l").out, "5\n");
 }
