@@ -77,6 +77,7 @@
 #include <sstream>
 #include <string_view>
 
+#include "capabilities.hpp"
 #include "error.hpp"
 #include "files.hpp"
 #include "narrate.hpp"
@@ -273,19 +274,9 @@ std::string in_bundle(const std::string& bundle, const std::string& p) {
 
 // ---- capabilities ----------------------------------------------------------------------------
 
-// Linux's capability numbers (include/uapi/linux/capability.h), in order.
-constexpr const char* kCapabilities[] = {
-    "CAP_CHOWN",          "CAP_DAC_OVERRIDE",   "CAP_DAC_READ_SEARCH", "CAP_FOWNER",        "CAP_FSETID",
-    "CAP_KILL",           "CAP_SETGID",         "CAP_SETUID",          "CAP_SETPCAP",       "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN",      "CAP_NET_RAW",       "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",      "CAP_SYS_MODULE",     "CAP_SYS_RAWIO",       "CAP_SYS_CHROOT",    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",      "CAP_SYS_ADMIN",      "CAP_SYS_BOOT",        "CAP_SYS_NICE",      "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",       "CAP_SYS_TTY_CONFIG", "CAP_MKNOD",           "CAP_LEASE",         "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",  "CAP_SETFCAP",        "CAP_MAC_OVERRIDE",    "CAP_MAC_ADMIN",     "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",     "CAP_BLOCK_SUSPEND",  "CAP_AUDIT_READ",      "CAP_PERFMON",       "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-};
-constexpr int kCapabilityCount = static_cast<int>(std::size(kCapabilities));
+// Linux's capability numbers, in order: the table common/capabilities.hpp shares with nsinfo.
+constexpr const auto& kCapabilities = caps::kNames;
+constexpr int kCapabilityCount = caps::kCount;
 
 std::atomic<int> g_last_cap_override{-1};
 

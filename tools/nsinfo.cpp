@@ -19,6 +19,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -28,6 +29,9 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+// The toolkit's headers are not on nsinfo's include path (it links nothing of the toolkit).
+#include "../common/capabilities.hpp"
 
 namespace {
 
@@ -114,17 +118,16 @@ std::string id_map(const char* file) {
 // ---------------------------------------------------------------------------------------------
 // Capabilities: the CapEff mask of /proc/self/status, bit N = capability N (capability.h).
 
-const char* const kCapNames[] = {
-    "cap_chown", "cap_dac_override", "cap_dac_read_search", "cap_fowner", "cap_fsetid",
-    "cap_kill", "cap_setgid", "cap_setuid", "cap_setpcap", "cap_linux_immutable",
-    "cap_net_bind_service", "cap_net_broadcast", "cap_net_admin", "cap_net_raw", "cap_ipc_lock",
-    "cap_ipc_owner", "cap_sys_module", "cap_sys_rawio", "cap_sys_chroot", "cap_sys_ptrace",
-    "cap_sys_pacct", "cap_sys_admin", "cap_sys_boot", "cap_sys_nice", "cap_sys_resource",
-    "cap_sys_time", "cap_sys_tty_config", "cap_mknod", "cap_lease", "cap_audit_write",
-    "cap_audit_control", "cap_setfcap", "cap_mac_override", "cap_mac_admin", "cap_syslog",
-    "cap_wake_alarm", "cap_block_suspend", "cap_audit_read", "cap_perfmon", "cap_bpf",
-    "cap_checkpoint_restore"};
-constexpr int kKnownCaps = sizeof kCapNames / sizeof kCapNames[0];
+// The names: the toolkit's one table (common/capabilities.hpp), printed in lower case as
+// capsh(1) and getpcaps(1) do.
+constexpr int kKnownCaps = caps::kCount;
+
+std::string cap_name(int bit) {
+    if (bit >= kKnownCaps) return "cap_" + std::to_string(bit);
+    std::string name = caps::kNames[bit];
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return name;
+}
 
 std::string status_field(const std::string& name) {
     std::string text;
@@ -149,8 +152,7 @@ std::string capabilities() {
     std::string names;
     for (int bit = 0; bit < 64; ++bit) {
         if (!(mask & (1ULL << bit))) continue;
-        std::string name = bit < kKnownCaps ? kCapNames[bit] : "cap_" + std::to_string(bit);
-        names += (names.empty() ? "" : ",") + name;
+        names += (names.empty() ? "" : ",") + cap_name(bit);
     }
     return names;
 }
