@@ -371,3 +371,73 @@ TEST_F(EngineTest, TwentyConcurrentRuns) {
     EXPECT_TRUE(mounts_under_roots().empty());
     EXPECT_TRUE(wait_no_strays({engine_->pid()}, 10s).empty());
 }
+
+TEST_F(EngineTest, RunOptionsReachTheContainer) {
+    std::string data = *dir_ / "data";
+    fs::create_directories(data);
+    std::ofstream(data + "/f") << "from-the-host\n";
+    auto r = docker({"run", "--rm", "--network", "none", "-v", data + ":/data", "--user", "1000:1000", "-h", "myhost",
+                     "--entrypoint", "/bin/sh", "--cap-add", "NET_ADMIN", "-w", "/data", "busybox", "-c",
+                     "id -u; id -g; cat f; hostname; pwd; touch g 2>/dev/null || echo read-only-for-1000"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "1000\n1000\nfrom-the-host\nmyhost\n/data\nread-only-for-1000\n") << r.err;
+    // --cap-add: CAP_NET_ADMIN (bit 12) in the root process's effective set, not without it.
+    auto caps = [&](std::vector<std::string> extra) {
+        std::vector<std::string> a = {"run", "--rm", "--network", "none"};
+        a.insert(a.end(), extra.begin(), extra.end());
+        a.insert(a.end(), {"busybox", "sh", "-c", "grep CapEff /proc/self/status"});
+        auto o = docker(a);
+        std::string hex = trim(o.out.substr(o.out.find(':') + 1));
+        return std::stoull(hex.empty() ? "0" : hex, nullptr, 16);
+    };
+    EXPECT_TRUE(caps({"--cap-add", "NET_ADMIN"}) & (1ull << 12));
+    EXPECT_FALSE(caps({}) & (1ull << 12));
+    // --network host: the container sees our namespace's interfaces (lo, and no eth0).
+    auto host = docker({"run", "--rm", "--network", "host", "busybox", "cat", "/proc/net/dev"});
+    EXPECT_NE(host.out.find("lo:"), std::string::npos) << host.out;
+    EXPECT_EQ(host.out.find("eth0:"), std::string::npos) << host.out;
+    // A bad value is refused before anything is made.
+    auto bad = docker({"run", "--rm", "-m", "1k", "busybox", "true"});
+    EXPECT_EQ(bad.status, 125) << bad.err;
+    auto badport = docker({"run", "--rm", "-p", "99999:80", "busybox", "true"});
+    EXPECT_EQ(badport.status, 125) << badport.err;
+    EXPECT_EQ(docker({"ps", "-aq"}).out, "");
+    EXPECT_TRUE(mounts_under_roots().empty());
+}
+
+TEST_F(EngineTest, ExecTtyLogsTimestampsAndTcp) {
+    auto w = waiter();
+    std::vector<std::string> args = {"--name", "tt", "--network", "none", "busybox"};
+    args.insert(args.end(), w.begin(), w.end());
+    run_detached(args);
+    // exec -it with a real terminal (script(1)); the CLI resizes it to its own size.
+    auto t = run({"/usr/bin/script", "-qec", docker_ + " exec -it tt sh -c 'tty; stty size; exit 6'", "/dev/null"},
+                 transcript_, 60s, env_);
+    EXPECT_EQ(t.status, 6) << t.out;
+    EXPECT_NE(t.out.find("/dev/pts/"), std::string::npos) << t.out;
+    for (int i = 0; i < 50 && docker({"logs", "tt"}).out.empty(); ++i) std::this_thread::sleep_for(100ms);
+    auto ts = docker({"logs", "-t", "tt"});
+    EXPECT_EQ(ts.status, 0) << ts.err;
+    EXPECT_EQ(ts.out.substr(0, 2), "20") << ts.out;  // 2026-12-01T12:00:00.123456789Z log-line
+    EXPECT_NE(ts.out.find("Z log-line\n"), std::string::npos) << ts.out;
+    // No TCP listener unless asked: our namespace has no listening TCP socket.
+    EXPECT_EQ(slurp("/proc/net/tcp").find(" 0A "), std::string::npos) << slurp("/proc/net/tcp");
+    // With -H tcp://127.0.0.1:PORT, a second engine on the same state answers there too.
+    Daemon second({support::bin("minibox-engine"), "-H", "unix://" + (*dir_ / "e2.sock"), "-H", "tcp://127.0.0.1:23751",
+                   "--data-root", root_, "--exec-root", run_},
+                  *dir_ / "engine-tcp.log", env_);
+    Out v;
+    for (int i = 0; i < 100; ++i) {
+        v = run({docker_, "-H", "tcp://127.0.0.1:23751", "ps", "--format", "{{.Names}}"}, transcript_, 10s, env_);
+        if (v.status == 0) break;
+        std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_EQ(trim(v.out), "tt") << v.err << slurp(*dir_ / "engine-tcp.log");
+    EXPECT_EQ(second.stop(10s), 0);
+    // A bad -H is refused at once, and nothing is left (exit 125, no socket file).
+    auto bad = run({support::bin("minibox-engine"), "-H", "unix://relative.sock", "-H", "unix://" + (*dir_ / "e3.sock")},
+                   transcript_, 10s, env_);
+    EXPECT_EQ(bad.status, 125) << bad.err;
+    EXPECT_FALSE(exists(*dir_ / "e3.sock"));
+    EXPECT_EQ(docker({"rm", "-f", "tt"}).status, 0);
+}
