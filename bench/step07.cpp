@@ -8,6 +8,11 @@
 // /sys/fs/cgroup/unified) unless run in a mount namespace where that mount is hidden; its side
 // then pays for one unshare(1) + umount(8) more, which the label says.
 //
+// Each runtime keeps its --root for all its runs of a comparison. step07_full's first, untimed
+// run compiles the seccomp filter and keeps it in <root>/.cache/seccomp; the timed runs load it,
+// as every run of an engine after its first does. (Newer crun releases keep such a cache under
+// their root's .cache/seccomp too; the crun 1.8.1 of Debian 12 leaves its root empty.)
+//
 // The memory check: `run` of echo under a 512 KiB memory limit (crun's documented figure; runc
 // needs several MiB), once, reported as works / fails.
 #include <cstdio>

@@ -1,7 +1,7 @@
 // The compiled seccomp filter, kept on disk per filter: libseccomp needs tens of milliseconds to
 // turn Docker's ~350 rules for three architectures into ~1000 BPF instructions, more than the
 // rest of a container start together, and the result only depends on what is in the key below.
-// crun keeps the same kind of cache under its state root (.cache/seccomp).
+// Newer crun releases keep the same kind of cache under their state root (.cache/seccomp).
 //
 // The key is every input of the compilation: the whole filter (written out canonically), the
 // libseccomp version, the machine's architecture and this binary's identity (a rebuilt runtime

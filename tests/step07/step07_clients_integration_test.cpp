@@ -125,7 +125,7 @@ protected:
         EXPECT_TRUE(cgroups.empty()) << what << ": cgroups left under /" << cgroup_parent() << ":" << list;
         // runc leaves its root empty; a file per container (a lock, say) grows /run forever. The
         // one exception is per filter, not per container, and bounded: .cache/seccomp holds the
-        // compiled seccomp filters (at most 16, as crun keeps them under its root's .cache).
+        // compiled seccomp filters (at most 16; newer crun releases keep theirs in .cache too).
         for (auto& root : runtime_roots(argv_log_, runtime_)) {
             std::string dirs, files;
             for (auto& n : entries(root)) {
