@@ -142,13 +142,13 @@ int main(int argc, char** argv) {
 
     auto add_pull = [&](CLI::App* c) {
         c->add_option("--platform", platform, "OS/ARCH[/VARIANT] to choose from an index (default: this machine)");
-        c->add_option("--insecure-registry", insecure, "HOST[:PORT] that may be reached over plain http");
+        c->add_option("--insecure-registry", insecure, "HOST[:PORT] that may be reached over plain http (repeatable)")->expected(1);
         c->add_option("--max-concurrent-downloads", parallel, "layers fetched at the same time")->check(CLI::Range(1, 16));
         c->add_flag("-q,--quiet", quiet, "print only the image's name");
         c->add_option("REF", ref, "[HOST[:PORT]/]NAME[:TAG|@DIGEST]")->required();
     };
     auto add_push = [&](CLI::App* c) {
-        c->add_option("--insecure-registry", insecure, "HOST[:PORT] that may be reached over plain http");
+        c->add_option("--insecure-registry", insecure, "HOST[:PORT] that may be reached over plain http (repeatable)")->expected(1);
         c->add_option("--chunk-size", chunk, "upload each blob in PATCH chunks of this many bytes (0: one PUT)");
         c->add_flag("-q,--quiet", quiet, "no progress");
         c->add_option("REF", ref, "NAME[:TAG] of an image in the store")->required();

@@ -620,7 +620,8 @@ TEST_F(Images, CliPullImagesSaveLoadRmi) {
     Registry reg;
     copy_in(reg, "other", "cli:1");
     auto bin = support::bin("step07_full");
-    auto pull = support::run({bin, "pull", reg.host() + "/cli:1"});
+    // --insecure-registry takes one value (a greedy list option would swallow REF).
+    auto pull = support::run({bin, "pull", "--insecure-registry", reg.host(), reg.host() + "/cli:1"});
     ASSERT_EQ(pull.status, 0) << pull.err;
     EXPECT_NE(pull.out.find("Pull complete"), std::string::npos) << pull.out;  // plain lines: not a terminal
     EXPECT_NE(pull.out.find("Digest: sha256:"), std::string::npos) << pull.out;
