@@ -173,7 +173,7 @@ std::vector<Comparison> engine(const Env& env) {
     run.teardown = [=] {
         daemons->first.stop();
         daemons->second.stop();
-        std::system(("rm -rf " + kDir + "/root " + kDir + "/droot 2>/dev/null").c_str());
+        std::system(("rm -rf " + kDir + " 2>/dev/null").c_str());
         std::system(("for h in /sys/fs/cgroup/*/minibox-bench-docker; do [ -d \"$h\" ] && find \"$h\" -depth -type d -exec rmdir {} + 2>/dev/null; done; true"));
     };
 
@@ -196,7 +196,7 @@ std::vector<Comparison> engine(const Env& env) {
         std::system(("mkdir -p " + kDir + " && rm -rf " + kDir + "/prootfs && cp -a " + env.rootfs + " " + kDir + "/prootfs").c_str());
     };
     daemonless.teardown = [=] {
-        std::system((p + " rm -af -t 0 >/dev/null 2>&1; rm -rf " + kDir + "/p /tmp/mbxb-podrun " + kDir + "/prootfs").c_str());
+        std::system((p + " rm -af -t 0 >/dev/null 2>&1; rm -rf " + kDir + " /tmp/mbxb-podrun").c_str());
         std::system("for h in /sys/fs/cgroup/*/minibox-bench-podman; do [ -d \"$h\" ] && find \"$h\" -depth -type d -exec rmdir {} + 2>/dev/null; done; true");
     };
     return {run, daemonless};
