@@ -72,10 +72,13 @@ void watcher(std::string id) {
         // A shim that was killed (SIGKILL) left the init running and its resources behind:
         // the dead-shim reaper deletes the runtime's container (killing the init), umounts the
         // netns, frees the lease and the veth. A shim that ended normally left nothing.
-        try {
-            for (auto& dead : shim::reap_dead()) trace::note("reaped what the dead shim of " + dead.substr(0, 12) + " left");
-        } catch (const std::exception& e) {
-            trace::note(std::string("reap dead shims: ") + e.what());
+        // (255 is what a dead shim's container reports; a normal exit needs no reaping.)
+        if (code == 255) {
+            try {
+                for (auto& dead : shim::reap_dead()) trace::note("reaped what the dead shim of " + dead.substr(0, 12) + " left");
+            } catch (const std::exception& e) {
+                trace::note(std::string("reap dead shims: ") + e.what());
+            }
         }
         std::string name = info.value("Name", "");
         if (!name.empty() && name[0] == '/') name.erase(0, 1);
@@ -355,7 +358,18 @@ void wait(Ctx& c) {
     c.conn.begin_stream(http::status::ok, "application/json");
     nlohmann::json res;
     try {
-        int code = manager().wait(id, wc);
+        int code;
+        if (wc == docker::WaitCondition::removed) {
+            // `docker run --rm`: the exit through the shim (no polling), then the removal the
+            // watcher makes, looked for every 10 ms (the manager's own loop looks every 100).
+            code = manager().wait(id, docker::WaitCondition::not_running);
+            for (int i = 0; manager().exists(id); ++i) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(i < 500 ? 10 : 200));
+                if (c.conn.peer_gone()) return;
+            }
+        } else {
+            code = manager().wait(id, wc);
+        }
         res = {{"StatusCode", code}, {"Error", nullptr}};
     } catch (const std::exception& e) {
         res = {{"StatusCode", 255}, {"Error", {{"Message", e.what()}}}};

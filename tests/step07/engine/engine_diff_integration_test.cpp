@@ -87,7 +87,7 @@ protected:
 }  // namespace
 
 TEST_F(EngineDiff, SameAnswersAsDockerd) {
-    const std::string waiter_cmd = "trap 'exit 0' TERM; echo out1; echo err1 >&2; sleep 1000 & wait";
+    const std::string waiter_cmd = "trap 'exit 0' TERM; echo out1; sleep 0.2; echo err1 >&2; sleep 1000 & wait";
     std::vector<Step> script = {
         {{"run", "-d", "--name", "d1", "--network", "none", "-e", "A=1", "busybox", "sh", "-c", waiter_cmd}, false},
         {{"ps", "--format", "{{.Names}} {{.Image}} {{.State}} {{.Ports}}"}},
@@ -97,7 +97,7 @@ TEST_F(EngineDiff, SameAnswersAsDockerd) {
           "{{.Config.Cmd}} {{.Config.Entrypoint}} {{.HostConfig.NetworkMode}} {{.Config.Tty}} {{.Config.OpenStdin}} "
           "{{.HostConfig.AutoRemove}} {{.RestartCount}} {{.Path}} {{len .Args}}",
           "d1"}},
-        {{"logs", "d1"}, true, true, std::chrono::milliseconds(500)},
+        {{"logs", "d1"}, true, true, std::chrono::milliseconds(800)},
         {{"logs", "--tail", "1", "d1"}, true, true},
         {{"exec", "d1", "echo", "hi"}},
         {{"exec", "d1", "sh", "-c", "echo $A; echo e >&2; exit 7"}, true, true},
