@@ -282,7 +282,7 @@ json make_config(const RunOptions& o, const Process& p, const BundlePaths& paths
     if (o.init) {
         std::string tini = init_binary();
         if (tini.empty())
-            throw BadRequest("--init: no docker-init (tini) on this host").with_hint("apt-get install tini, or set MINIBOX_INIT");
+            throw BadRequest("--init: no docker-init (tini) on this host - apt-get install tini, or set MINIBOX_INIT");
         mounts.push_back({{"destination", "/sbin/docker-init"},
                           {"type", "bind"},
                           {"source", tini},

@@ -348,7 +348,7 @@ int cmd_run(const std::vector<std::string>& args) {
         return 0;
     }
     if (o.tty && o.interactive && !::isatty(STDIN_FILENO))
-        throw BadRequest("the input device is not a TTY").with_hint("drop -t, or run from a terminal");
+        throw BadRequest("the input device is not a TTY - drop -t, or run from a terminal");
     std::string id = m.create(o);
     if (o.detach) {
         try {

@@ -1,6 +1,7 @@
 #include "image_source.hpp"
 
 #include "error.hpp"
+#include "narrate.hpp"
 #include "state.hpp"
 
 #ifdef MINIBOX_DOCKER_WITH_IMAGES
@@ -55,7 +56,12 @@ std::optional<SourceImage> find_image(const std::string& ref) {
 
 void hold_image(const SourceImage& img, const std::string& container_id) {
 #ifdef MINIBOX_DOCKER_WITH_IMAGES
-    if (!img.id.empty()) images::Store().hold(img.id, container_id);
+    // A step06 image (legacy) has no entry to hold; the store refuses nothing else here.
+    try {
+        if (!img.id.empty()) images::Store().hold(img.id, container_id);
+    } catch (const Error& e) {
+        narrate::warn("image " + img.ref + ": " + e.line());
+    }
 #else
     (void)img;
     (void)container_id;

@@ -90,7 +90,7 @@ bool explain() { return narrate::mode() != narrate::Mode::quiet; }
 // unmounted again (the shim has removed what it made).
 shim::Ready spawn_shim(const Roots& roots, const Record& r, const detail::Paths& p, bool start) {
     auto img = find_image(r.image_id.empty() ? r.image_ref : r.image_id);
-    if (!img) throw NotFound("No such image: " + r.image_ref).context("container " + r.id.substr(0, 12));
+    if (!img) throw NotFound("container " + r.id.substr(0, 12) + ": No such image: " + r.image_ref, exit_code::tool_failed);
     mount_root(img->image.layers, p.record);
     try {
         make_workdir(p.record + "/merged", r.process.cwd);
@@ -109,7 +109,7 @@ shim::Ready spawn_shim(const Roots& roots, const Record& r, const detail::Paths&
 
 int signal_number(const std::string& s, const char* what) {
     int n = lifecycle::parse_signal(s);
-    if (n == 0) throw BadRequest(std::string("Invalid signal: ") + s).context(what);
+    if (n == 0) throw BadRequest(std::string(what) + ": Invalid signal: " + s);
     return n;
 }
 
@@ -133,7 +133,7 @@ bool Manager::exists(const std::string& ref) const {
 json Manager::dry_run(RunOptions opts) const {
     validate(opts);
     auto img = find_image(opts.image);
-    if (!img) throw NotFound("Unable to find image '" + opts.image + "' locally");
+    if (!img) throw NotFound("Unable to find image '" + opts.image + "' locally", exit_code::tool_failed);
     std::string id = "0123456789ab0123456789ab0123456789ab0123456789ab0123456789abcdef";
     Process proc = plan_process(opts, *img, id);
     auto p = detail::paths(roots_, id);
@@ -145,7 +145,7 @@ json Manager::dry_run(RunOptions opts) const {
 std::string Manager::create(RunOptions opts) {
     validate(opts);
     auto img = find_image(opts.image);
-    if (!img) throw NotFound("Unable to find image '" + opts.image + "' locally").with_hint("see `step07_full images`; pull it first");
+    if (!img) throw NotFound("Unable to find image '" + opts.image + "' locally (see `step07_full images`; pull it first)", exit_code::tool_failed);
     Records records(roots_.data);
 
     Record r;

@@ -63,6 +63,12 @@ public:
     }
     void clear() {
         if (run_.empty()) return;
+        struct Unset {  // the next test's support::busybox_rootfs() reads the real store again
+            ~Unset() {
+                ::unsetenv("MINIBOX_RUN");
+                ::unsetenv("MINIBOX_ROOT");
+            }
+        } unset;
         // Whatever a failed test left running: rm -f every container, then the directories.
         auto ids = run({tool(), "ps", "-a", "-q", "--no-trunc"});
         std::istringstream in(ids.out);
@@ -137,9 +143,10 @@ void expect_clean(const std::string& when) {
     if (fs::exists(exec))
         for (auto& e : fs::directory_iterator(exec))
             if (e.path().filename() != "runtime") ADD_FAILURE() << "shim directory left: " << e.path();
-    if (fs::exists(exec + "/runtime")) {
-        EXPECT_TRUE(fs::is_empty(exec + "/runtime")) << "runtime containers left";
-    }
+    if (fs::exists(exec + "/runtime"))
+        for (auto& e : fs::directory_iterator(exec + "/runtime"))
+            if (!e.path().filename().string().starts_with("."))  // .cache: the runtime's seccomp cache
+                ADD_FAILURE() << "runtime container left: " << e.path();
     EXPECT_EQ(mounts_text().find(g_host.root()), std::string::npos) << "an overlay mount is left";
     EXPECT_EQ(mounts_text().find(g_host.run_dir()), std::string::npos) << "a netns mount is left";
     auto veths = support::sh("ip -o link show type veth");
@@ -267,7 +274,8 @@ TEST_F(Docker, DetachedLogsExecStopRm) {
 }
 
 TEST_F(Docker, NamesPrefixesAndRename) {
-    auto a = run({tool(), "run", "-d", "--name", "one", "busybox", "sleep", "1000"});
+    // A PID 1 has no default signal actions (step 02): it exits on TERM only with a handler.
+    auto a = run({tool(), "run", "-d", "--name", "one", "busybox", "sh", "-c", "trap 'exit 42' TERM; while true; do sleep 0.1; done"});
     ASSERT_EQ(a.status, 0) << a.err;
     std::string id = trim(a.out);
     auto dup = run({tool(), "run", "-d", "--name", "one", "busybox", "true"});
@@ -288,7 +296,7 @@ TEST_F(Docker, NamesPrefixesAndRename) {
     EXPECT_EQ(inspect("two", "{{.State.Status}}"), "paused");
     EXPECT_EQ(run({tool(), "unpause", "two"}).status, 0);
     EXPECT_EQ(run({tool(), "kill", "-s", "TERM", "two"}).status, 0);
-    EXPECT_EQ(trim(run({tool(), "wait", "two"}).out), "143");
+    EXPECT_EQ(trim(run({tool(), "wait", "two"}).out), "42");
     auto prune = run({tool(), "container", "prune", "-f"});
     EXPECT_NE(prune.out.find(id), std::string::npos) << prune.out;
     EXPECT_EQ(run({tool(), "rm", "-f", trim(b.out).substr(0, 12)}).status, 0);
@@ -337,7 +345,7 @@ TEST_F(Docker, LimitsAreSeenInTheCgroupFromTheHost) {
     EXPECT_EQ(inspect(id, "{{.HostConfig.Memory}}"), "67108864");
     EXPECT_EQ(inspect(id, "{{.HostConfig.PidsLimit}}"), "20");
     // the limit holds inside: 30 sleeping children cannot all start
-    auto fork_bomb = run({tool(), "exec", id, "sh", "-c", "for i in $(seq 30); do sleep 100 & done 2>/dev/null; sleep 0.2; ps | grep -c 'sleep 100'"});
+    auto fork_bomb = run({tool(), "exec", id, "sh", "-c", "for i in $(seq 30); do sleep 100 </dev/null >/dev/null 2>&1 & done 2>/dev/null; sleep 0.2; ps | grep -c 'sleep 100'"});
     EXPECT_LT(std::stoi(trim(fork_bomb.out).empty() ? "0" : trim(fork_bomb.out)), 30) << fork_bomb.out << fork_bomb.err;
     EXPECT_EQ(run({tool(), "rm", "-f", id}).status, 0);
     EXPECT_TRUE(cgroup_dirs(id).empty());
