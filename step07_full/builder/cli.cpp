@@ -16,6 +16,7 @@ namespace builder_cli {
 
 namespace {
 
+// Repeatable options take one value per occurrence (docker's -t a -t b), never the positionals after.
 int build_main(int argc, char** argv) {
     CLI::App app{"Build an image from a Dockerfile (Docker's classic builder)", "step07_full build"};
     builder::BuildOptions o;
@@ -23,13 +24,13 @@ int build_main(int argc, char** argv) {
     std::vector<std::string> args, labels;
     bool explain = false;
     app.add_option("-f,--file", file, "the Dockerfile (default CONTEXT/Dockerfile)");
-    app.add_option("-t,--tag", o.tags, "NAME[:TAG] (repeatable)");
-    app.add_option("--build-arg", args, "K=V, a value for an ARG (K alone: from the environment)");
+    app.add_option("-t,--tag", o.tags, "NAME[:TAG] (repeatable)")->allow_extra_args(false);
+    app.add_option("--build-arg", args, "K=V, a value for an ARG (K alone: from the environment)")->allow_extra_args(false);
     app.add_flag("--no-cache", o.no_cache, "run every step, do not use the cache");
     app.add_flag("-q,--quiet", o.quiet, "print only the image id");
     app.add_option("--target", o.target, "the stage to build (its name from FROM ... AS NAME)");
     app.add_option("--network", o.network, "the network of RUN steps: host (default) or none");
-    app.add_option("--label", labels, "K=V, a label of the final image");
+    app.add_option("--label", labels, "K=V, a label of the final image")->allow_extra_args(false);
     bool rm = true, force_rm = false;
     app.add_flag("--rm", rm, "accepted (intermediate containers are always removed)");
     app.add_flag("--force-rm", force_rm, "accepted (intermediate containers are always removed)");
@@ -70,7 +71,7 @@ int commit_main(int argc, char** argv) {
     CLI::App app{"Create a new image from a container's changes", "step07_full commit"};
     builder::CommitOptions o;
     bool pause = true, explain = false;
-    app.add_option("-c,--change", o.changes, "a Dockerfile instruction for the config: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, VOLUME, WORKDIR");
+    app.add_option("-c,--change", o.changes, "a Dockerfile instruction for the config: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, VOLUME, WORKDIR")->allow_extra_args(false);
     app.add_option("-m,--message", o.message, "the commit message (history comment)");
     app.add_option("-a,--author", o.author, "the author");
     app.add_flag("-p,--pause", pause, "accepted (the container is not paused)");
