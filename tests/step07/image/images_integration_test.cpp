@@ -701,3 +701,25 @@ TEST_F(Images, LoadsDockerAndOciArchivesThatSkopeoWrites) {
     // Both share the busybox layer: one directory.
     EXPECT_EQ(sh("ls " + g_tmp + "/root/store/layers | wc -l").out, "5\n");
 }
+
+TEST_F(Images, ForeignLayersAreRefused) {
+    // The registry accepts a manifest whose layer lives elsewhere (urls) when its config allows it;
+    // the pull refuses it before fetching anything but the manifest.
+    Registry reg("validation:\n  manifests:\n    urls:\n      allow:\n        - ^https?://\n");
+    copy_in(reg, "base", "f:1");
+    auto m = nlohmann::json::parse(must("skopeo inspect --raw --tls-verify=false docker://" + reg.host() + "/f:1"));
+    m["layers"].push_back({{"mediaType", "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"},
+                           {"digest", sha256_of("elsewhere")},
+                           {"size", 9},
+                           {"urls", {"https://example.invalid/layer"}}});
+    std::ofstream(g_tmp + "/m.json") << m.dump();
+    must("curl -sf -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' --data-binary @" + g_tmp +
+         "/m.json http://" + reg.host() + "/v2/f/manifests/foreign");
+    try {
+        store().pull(reg.host() + "/f:foreign");
+        FAIL() << "a foreign layer was accepted";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("foreign layer"), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(blobs().empty());
+}
