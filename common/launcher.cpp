@@ -134,18 +134,22 @@ struct ChildArgs {
     const CreateHooks* create = nullptr;  // create mode: stop at the gate
 };
 
-// Find the command as execvp(3) would, but in the container's PATH, and tell "not found" (127)
-// from "found but not executable" (126). Done before execve, in the container's root, so that
-// create() can report a missing command before the container is recorded (as runc does).
-std::string find_command(const Context& ctx) {
-    const std::string& cmd = ctx.argv.at(0);
+std::string find_command(const Context& ctx) { return launch::find_command(ctx.argv, ctx.env); }
+
+[[noreturn]] void exec_command(const Context& ctx, const std::string& path) { launch::exec_command(ctx.argv, ctx.env, path); }
+
+}  // namespace
+
+std::string find_command(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+    if (args.empty()) throw Error("no command given");
+    const std::string& cmd = args[0];
     if (cmd.empty()) throw Error("exec \"\": command not found (the command name is empty)", exit_code::not_found, ENOENT);
     std::vector<std::string> candidates;
     if (cmd.find('/') != std::string::npos) {
         candidates.push_back(cmd);
     } else {
         std::string path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-        for (auto& e : ctx.env)
+        for (auto& e : env)
             if (e.rfind("PATH=", 0) == 0) path = e.substr(5);
         for (size_t start = 0; start <= path.size();) {
             size_t end = path.find(':', start);
@@ -170,18 +174,21 @@ std::string find_command(const Context& ctx) {
     throw Error("exec " + cmd + ": " + std::strerror(last), exit_code::cannot_execute, last);
 }
 
-[[noreturn]] void exec_command(const Context& ctx, const std::string& path) {
+[[noreturn]] void exec_command(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                               const std::string& path) {
     std::vector<char*> argv, envp;
-    for (auto& a : ctx.argv) argv.push_back(const_cast<char*>(a.c_str()));
+    for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    for (auto& e : ctx.env) envp.push_back(const_cast<char*>(e.c_str()));
+    for (auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
     ::execve(path.c_str(), argv.data(), envp.data());
     int err = errno;
     // A script whose interpreter is missing fails with ENOENT although the script exists.
-    if (err == ENOENT) throw Error("exec " + ctx.argv[0] + ": command not found", exit_code::not_found, err);
-    throw Error("exec " + ctx.argv[0] + ": " + std::strerror(err), exit_code::cannot_execute, err);
+    if (err == ENOENT) throw Error("exec " + args.at(0) + ": command not found", exit_code::not_found, err);
+    throw Error("exec " + args.at(0) + ": " + std::strerror(err), exit_code::cannot_execute, err);
 }
+
+namespace {
 
 int child_main(void* raw) {
     auto& a = *static_cast<ChildArgs*>(raw);

@@ -80,6 +80,16 @@ struct CreateHooks {
 };
 pid_t create(const std::vector<Layer*>& layers, Context& ctx, const CreateHooks& hooks);
 
+// Finds argv[0] as execvp(3) would, but in the PATH of `env` (the container's, not the tool's),
+// and tells "not found" (Error exit 127) from "found but cannot run" (126). Called in the
+// container's root before execve, so that a missing command is reported before a container is
+// recorded (as runc does). step07's `exec` uses it too.
+std::string find_command(const std::vector<std::string>& argv, const std::vector<std::string>& env);
+// execve(path, argv, env); on failure throws Error 127 (ENOENT: also a script whose interpreter
+// is missing) or 126.
+[[noreturn]] void exec_command(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                               const std::string& path);
+
 // The environment a container starts with unless a layer says otherwise: a fixed PATH,
 // HOME, and TERM passed through from the tool's own environment.
 std::vector<std::string> default_env();

@@ -20,6 +20,7 @@
 #include "console.hpp"
 #include "error.hpp"
 #include "files.hpp"
+#include "launcher.hpp"
 #include "narrate.hpp"
 #include "process.hpp"
 #include "resources.hpp"
@@ -107,9 +108,9 @@ std::vector<NsFd> open_namespaces(pid_t pid, const std::string& id) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Finding the command. This is common/launcher.cpp's exec_command (private there), copied in its
-// minimal form rather than moved into the shared launcher, so steps 01-06 stay untouched: the
-// container's PATH, and "not found" (127) told apart from "found but cannot run" (126).
+// The command's environment. Finding and running the command is the launcher's
+// (launch::find_command, launch::exec_command): the container's PATH, and "not found" (127) told
+// apart from "found but cannot run" (126), as for the init.
 
 // runc's rule for HOME: when the process's environment has none, the home directory of its uid
 // in the container's /etc/passwd (read after setns(CLONE_NEWNS), so it is the container's file),
@@ -135,38 +136,6 @@ std::vector<std::string> with_home(std::vector<std::string> env, uid_t uid) {
     }
     env.push_back("HOME=" + home);
     return env;
-}
-
-[[noreturn]] void exec_command(const spec::Process& p) {
-    std::vector<char*> argv, envp;
-    for (auto& a : p.args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    for (auto& e : p.env) envp.push_back(const_cast<char*>(e.c_str()));
-    envp.push_back(nullptr);
-
-    const std::string& cmd = p.args.at(0);
-    std::vector<std::string> candidates;
-    if (cmd.find('/') != std::string::npos) {
-        candidates.push_back(cmd);
-    } else {
-        std::string path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-        for (auto& e : p.env)
-            if (e.rfind("PATH=", 0) == 0) path = e.substr(5);
-        for (size_t start = 0; start <= path.size();) {
-            size_t end = path.find(':', start);
-            if (end == std::string::npos) end = path.size();
-            std::string dir = path.substr(start, end - start);
-            candidates.push_back((dir.empty() ? "." : dir) + "/" + cmd);
-            start = end + 1;
-        }
-    }
-    int last = ENOENT;
-    for (auto& c : candidates) {
-        ::execve(c.c_str(), argv.data(), envp.data());
-        if (errno != ENOENT && errno != ENOTDIR) last = errno;
-    }
-    if (last == ENOENT) throw Error("exec " + cmd + ": command not found", exit_code::not_found, ENOENT);
-    throw Error("exec " + cmd + ": " + std::strerror(last), exit_code::cannot_execute, last);
 }
 
 // fork(), narrated by the parent only (narrate::sys would print the result in both processes).
@@ -211,7 +180,8 @@ struct Plan {
         spec::Process command = p;
         command.env = with_home(p.env, p.user.uid);
         security::apply(p, plan.spec->seccomp);
-        exec_command(command);
+        // Looked up as the process's own user, after the identity switch.
+        launch::exec_command(command.args, command.env, launch::find_command(command.args, command.env));
     } catch (const Error& e) {
         report(plan.report_fd, kFailure, e.exit_status(), e.line());
         ::_exit(e.exit_status());
@@ -458,8 +428,10 @@ int run(const container::State& st, const spec::Spec& spec, const Options& opts_
         throw Error("process.oomScoreAdj: must be between -1000 and 1000");
     opts.pid_file = absolute(opts.pid_file);
     if (st.pid <= 0) throw Error("container " + st.id + " is not running", kLifecycle);
-    if (!st.cgroup_dirs.empty() && resources::Container::from_dirs(st.cgroup_dirs).frozen())
-        throw Error("container " + st.id + " is paused", kLifecycle).with_hint("resume it first");
+    // The container's cgroup, reopened once (the host's layout is read once, here).
+    std::optional<resources::Container> cg;
+    if (!st.cgroup_dirs.empty()) cg = resources::Container::from_dirs(st.cgroup_dirs);
+    if (cg && cg->frozen()) throw Error("container " + st.id + " is paused", kLifecycle).with_hint("resume it first");
 
     // Preserved fds that are not open would be taken by our own descriptors below, and reach
     // the container: /dev/null fills them, so the process gets exactly fds 3..3+N-1.
@@ -529,10 +501,10 @@ int run(const container::State& st, const spec::Spec& spec, const Options& opts_
     std::optional<pid_t> process;
     std::optional<Message> failure;
     try {
-        if (!st.cgroup_dirs.empty()) {
+        if (cg) {
             narrate::note("exec", "cgroup: add pid " + std::to_string(kid) + " to the container's cgroup (" +
                                       st.cgroup_dirs.front() + (st.cgroup_dirs.size() > 1 ? ", ..." : "") + ")");
-            resources::Container::from_dirs(st.cgroup_dirs).add_pid(kid);
+            cg->add_pid(kid);
         }
         // From the host, on our child: the process inherits it at fork. Lowering the score needs
         // CAP_SYS_RESOURCE of the host's user namespace, which a process inside a user
