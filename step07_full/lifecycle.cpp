@@ -19,6 +19,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -141,6 +142,7 @@ public:
     }
     void keep() { keep_ = true; }  // create succeeded: the container owns it now
     std::vector<std::string> dirs() const { return cg_.dirs(); }
+    const cgroup::Host& host() const { return cg_.host(); }
 
 private:
     resources::Container cg_;
@@ -259,6 +261,7 @@ Assembly assemble(const spec::Spec& s, const Global& g, const std::string& id, c
     rc.no_pivot = opts.no_pivot;
     rc.user_namespace = a.ns->new_user();
     rc.cgroup_namespace = s.has_namespace(CLONE_NEWCGROUP);
+    rc.cgroup_host = a.cgroup->host();  // detected once, by the cgroup plan
     HooksLayer* hooks = a.hooks.get();
     rc.before_pivot = [hooks, &s] {
         hooks::run_all(s.hooks.create_container, hooks->state_json(::getpid(), "created"), "createContainer");
@@ -277,7 +280,7 @@ Assembly assemble(const spec::Spec& s, const Global& g, const std::string& id, c
     } else if (!opts.console_socket.empty()) {
         throw Error("--console-socket given but process.terminal is false");
     }
-    // Compiled filters are kept under the state root, as crun keeps them (.cache/seccomp).
+    // Compiled filters are kept under the state root (.cache/seccomp), as newer crun releases keep theirs.
     a.security = std::make_unique<security::Layer>(s.process, s.seccomp, Store(g.root).root() + "/.cache/seccomp");
     return a;
 }
@@ -338,6 +341,21 @@ void check_id(const std::string& id) {
     if (!container::valid_id(id, why)) throw Error(why, 1);
 }
 
+// A command that changes an existing container: its id checked, its state read under its lock.
+// The first read makes a missing id fail before a lock file is made for it; the second, with the
+// lock held, sees what a concurrent command may have changed meanwhile.
+struct Locked {
+    Locked(const Global& g, const std::string& id) : store(g.root) {
+        check_id(id);
+        store.load(id);
+        lock.emplace(store, id);
+        st = store.load(id);
+    }
+    Store store;
+    std::optional<Store::Lock> lock;
+    State st;
+};
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -383,11 +401,9 @@ int create(const Global& g, const std::string& id, const CreateOptions& opts) {
 }
 
 int start(const Global& g, const std::string& id) {
-    check_id(id);
-    Store store(g.root);
-    store.load(id);  // a missing id fails here, before a lock file is made for it
-    Store::Lock lock(store, id);
-    State st = store.load(id);
+    Locked c(g, id);
+    const Store& store = c.store;
+    State& st = c.st;
     Status status = container::status(st, store);
     if (status != Status::created) {
         if (status == Status::stopped) throw Error("cannot start a container that has stopped", 1);
@@ -517,11 +533,11 @@ int kill(const Global& g, const std::string& id, const std::string& signal, bool
 
 int remove(const Global& g, const std::string& id, bool force) {
     check_id(id);
-    Store store(g.root);
     // runc's rule, which containerd's shim relies on: it deletes, then deletes --force again.
-    if (force && !store.exists(id)) return 0;
-    Store::Lock lock(store, id);
-    State st = store.load(id);
+    if (force && !Store(g.root).exists(id)) return 0;
+    Locked c(g, id);
+    const Store& store = c.store;
+    State& st = c.st;
     Status status = container::status(st, store);
     auto cg = resources::Container::from_dirs(st.cgroup_dirs);
     if (status == Status::running || status == Status::paused) {
@@ -549,26 +565,18 @@ int remove(const Global& g, const std::string& id, bool force) {
 }
 
 int pause(const Global& g, const std::string& id) {
-    check_id(id);
-    Store store(g.root);
-    store.load(id);  // a missing id fails here, before a lock file is made for it
-    Store::Lock lock(store, id);
-    State st = store.load(id);
-    Status status = container::status(st, store);
+    Locked c(g, id);
+    Status status = container::status(c.st, c.store);
     if (status != Status::running) throw not_running(id, status);
-    resources::Container::from_dirs(st.cgroup_dirs).freeze();
+    resources::Container::from_dirs(c.st.cgroup_dirs).freeze();
     return 0;
 }
 
 int resume(const Global& g, const std::string& id) {
-    check_id(id);
-    Store store(g.root);
-    store.load(id);  // a missing id fails here, before a lock file is made for it
-    Store::Lock lock(store, id);
-    State st = store.load(id);
-    Status status = container::status(st, store);
+    Locked c(g, id);
+    Status status = container::status(c.st, c.store);
     if (status != Status::paused) throw Error(fmt::format("container {} is not paused", id), 1);
-    resources::Container::from_dirs(st.cgroup_dirs).thaw();
+    resources::Container::from_dirs(c.st.cgroup_dirs).thaw();
     return 0;
 }
 
@@ -620,11 +628,7 @@ int list(const Global& g, const std::string& format, bool quiet) {
 }
 
 int update(const Global& g, const std::string& id, const std::string& resources_file) {
-    check_id(id);
-    Store store(g.root);
-    store.load(id);  // a missing id fails here, before a lock file is made for it
-    Store::Lock lock(store, id);
-    State st = store.load(id);
+    Locked c(g, id);
     std::string text;
     if (resources_file == "-") text.assign(std::istreambuf_iterator<char>(std::cin), {});
     else text = files::read(resources_file);
@@ -640,7 +644,7 @@ int update(const Global& g, const std::string& id, const std::string& resources_
                               {"process", {{"args", {"true"}}, {"cwd", "/"}}},
                               {"linux", {{"resources", res}}}};
     spec::Spec s = spec::parse(wrapper, "/");
-    if (s.resources) resources::Container::from_dirs(st.cgroup_dirs).update(*s.resources);
+    if (s.resources) resources::Container::from_dirs(c.st.cgroup_dirs).update(*s.resources);
     return 0;
 }
 

@@ -619,6 +619,8 @@ std::vector<std::string> Container::dirs() const {
     return out;
 }
 
+const cgroup::Host& Container::host() const { return impl_->host; }
+
 void Container::create() {
     Impl& m = *impl_;
     if (m.created) throw Error("the container's cgroup exists already");

@@ -55,6 +55,8 @@ public:
     static Container from_dirs(const Fake& fake, std::vector<std::string> dirs);
 
     std::vector<std::string> dirs() const;
+    // The host's cgroup layout this plan was made for (detected once, shared with rootfs).
+    const cgroup::Host& host() const;
     // mkdir, limits, device rules. Cleans up what it made if it fails half-way.
     void create();
     void add_pid(pid_t pid);                  // cgroup.procs in every directory

@@ -222,9 +222,9 @@ void Layer::set_idmap(const std::vector<spec::IdMap>& uid, const std::vector<spe
 }
 
 void Layer::prepare_host(launch::Context&) {
-    // The layout is read here, on the host: inside a cgroup namespace the host's v1 mounts show
-    // their roots as "/../.." and would not be recognised.
-    host_ = cgroup::detect();
+    // The layout is read on the host: inside a cgroup namespace the host's v1 mounts show their
+    // roots as "/../.." and would not be recognised.
+    host_ = cfg_.cgroup_host ? *cfg_.cgroup_host : cgroup::detect();
     struct stat st {};
     if (::stat(cfg_.root.c_str(), &st) < 0 || !S_ISDIR(st.st_mode))
         throw Error("root.path " + cfg_.root + ": not a directory");

@@ -11,6 +11,7 @@
 // See mount(2), mount_setattr(2), pivot_root(2), runtime-spec config.md#mounts.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,9 @@ struct Config {
     bool no_pivot = false;          // --no-pivot: MS_MOVE + chroot (for roots on a ramfs)
     bool user_namespace = false;    // mknod is refused there: device nodes are bound instead
     bool cgroup_namespace = false;  // the container has its own: cgroupfs is mounted, not bound
+    // The host's cgroup layout, when the caller has read it already (the container's cgroup
+    // plan has); else it is detected in prepare_host.
+    std::optional<cgroup::Host> cgroup_host;
     // Child side, after the mounts and before pivot_root (createContainer hooks).
     std::function<void()> before_pivot;
 };
