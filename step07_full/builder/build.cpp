@@ -421,15 +421,8 @@ private:
         if (chown_text) co.chown = resolve_user(root.merged(), *chown_text);
         if (from) {
             other = std::make_unique<StepRoot>(from->dirs);
-            for (const auto& w : words) {
-                if (w.find_first_of("*?[") != std::string::npos) {
-                    auto more = resolve_sources(other->merged(), {w}, nullptr, kw);
-                    srcs.insert(srcs.end(), more.begin(), more.end());
-                    continue;
-                }
-                auto more = resolve_sources(other->merged(), {w}, nullptr, kw);
-                srcs.insert(srcs.end(), more.begin(), more.end());
-            }
+            // names (and wildcards) resolved in that root; realpath keeps them inside it
+            srcs = resolve_sources(other->merged(), words, nullptr, kw);
         } else {
             co.ignore = &ignore_;
         }
