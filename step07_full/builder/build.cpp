@@ -256,7 +256,9 @@ private:
 
     void hit(const Stage& s) {
         ++cached_;
-        out(" ---> Using cache\n");
+        // Docker's classic builder says " ---> Using cache"; issue 12 wants BuildKit's word
+        // too, so a second build shows CACHED on every step a grep for either finds.
+        out(" ---> Using cache (CACHED)\n");
         out(" ---> " + short_id(s.img.id) + "\n");
     }
 

@@ -4,7 +4,7 @@
 // change only the config. Each step's result is an image in the store (untagged), found again by
 // the cache (cache.hpp) when parent, instruction and copied files are the same.
 // Used by `step07_full build` (cli.cpp) and the engine's POST /build (the classic builder,
-// DOCKER_BUILDKIT=0): both get Docker's text ("Step 1/3 : FROM busybox", " ---> Using cache").
+// DOCKER_BUILDKIT=0): both get Docker's text ("Step 1/3 : FROM busybox", " ---> Using cache (CACHED)").
 #pragma once
 
 #include <functional>

@@ -81,6 +81,9 @@ int main(int argc, char** argv) {
 #ifdef MINIBOX_ENGINE_IMAGES
         engine::add_image_routes(router);
 #endif
+#ifdef MINIBOX_ENGINE_BUILD
+        engine::add_build_routes(router);
+#endif
         std::vector<engine::Listener> listeners;
         for (auto& h : hosts) listeners.push_back(engine::listen_on(h));
         engine::Server server(std::move(listeners), router);

@@ -59,6 +59,7 @@ void add_system_routes(Router& r);
 void add_container_routes(Router& r);
 void add_exec_routes(Router& r);
 void add_image_routes(Router& r);
+void add_build_routes(Router& r);  // build.cpp: POST /build
 // Live-restore (containers.cpp): at start, find the containers whose shims live on and watch
 // them again (their die events, auto-remove), as dockerd --live-restore does.
 void restore_containers();
