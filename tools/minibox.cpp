@@ -28,6 +28,7 @@
 #include "image_store.hpp"
 #include "state.hpp"
 #include "mnt_doctor.hpp"
+#include "shim_doctor.hpp"
 #include "narrate.hpp"
 #include "net_doctor.hpp"
 #include "overlay_doctor.hpp"
@@ -192,6 +193,7 @@ std::vector<doctor::Leftover> docker_containers() {
 std::vector<doctor::Finder> all_finders() {
     std::vector<doctor::Finder> all;
     all.push_back(docker_containers);  // step07's docker front end (before the overlay's finder)
+    append(all, shim::finders());  // step07's shims killed with their containers' host resources
     append(all, overlay::finders());  // step06
     all.push_back(kept_containers);  // step06 --keep
     append(all, cgroup::finders());  // step05
