@@ -83,6 +83,7 @@ void Conn::start_request(const Request& req) {
     responded_ = false;
     streaming_ = false;
     status_sent_ = 0;
+    extra_headers_.clear();
 }
 
 void Conn::common_headers(http::fields& f) const {
@@ -91,6 +92,7 @@ void Conn::common_headers(http::fields& f) const {
     f.set("Docker-Experimental", "false");
     f.set("Ostype", "linux");
     f.set(http::field::server, "minibox-engine (linux)");
+    for (auto& [name, value] : extra_headers_) f.set(name, value);
 }
 
 template <class Res>

@@ -15,6 +15,8 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "unique_fd.hpp"
 
@@ -45,6 +47,9 @@ public:
     void send_json(http::status status, const nlohmann::json& body);
     void send_empty(http::status status);  // 204, 304, 201 without body
     void send_text(http::status status, std::string body, std::string_view content_type);
+    // One more header on the next response of this request (docker cp's
+    // X-Docker-Container-Path-Stat); start_request() forgets them.
+    void add_header(std::string name, std::string value) { extra_headers_.emplace_back(std::move(name), std::move(value)); }
 
     // A stream of unknown length, chunked: begin, chunk..., end. chunk() returns false once the
     // client has gone (the stream's producer then stops).
@@ -79,6 +84,7 @@ private:
     bool streaming_ = false;
     unsigned version_ = 11;
     int status_sent_ = 0;
+    std::vector<std::pair<std::string, std::string>> extra_headers_;
 };
 
 }  // namespace engine
