@@ -19,7 +19,7 @@
 #include "dockerfile.hpp"
 #include "dockerignore.hpp"
 #include "error.hpp"
-#include "digest.hpp"
+#include "image/digest.hpp"
 #include "image_state.hpp"
 #include "meta.hpp"
 #include "image_store.hpp"
@@ -65,7 +65,7 @@ public:
             }
         }
         if (o_.network != "host" && o_.network != "none" && o_.network != "default" && o_.network != "bridge") {
-            throw Error("--network " + o_.network + ": this builder knows host and none");
+            throw Error("--network " + o_.network + ": a build's RUN steps run on host (the default), none or bridge");
         }
         struct stat st;
         if (::stat(ctx_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) throw Error("unable to prepare context: path \"" + ctx_ + "\" not found");
@@ -99,6 +99,7 @@ public:
                 stages_.push_back(Stage{});
                 cur = &stages_.back();
                 from(*cur, ins);
+                triggers(*cur);
                 continue;
             }
             if (!cur) {  // an ARG before the first FROM: usable in FROM lines
@@ -214,6 +215,27 @@ private:
         out(" ---> " + short_id(s.img.id) + "\n");
     }
 
+    // ONBUILD: the base image's triggers run first, in order, as steps of this stage (each
+    // cached as any step); the new image does not pass them on (Docker clears OnBuild).
+    void triggers(Stage& s) {
+        json& cc = s.img.config["config"];
+        auto list = strings_of(cc.value("OnBuild", json::array()));
+        if (list.empty()) return;
+        cc["OnBuild"] = nullptr;
+        out("# Executing " + std::to_string(list.size()) + " build trigger" + (list.size() == 1 ? "" : "s") + "\n");
+        for (const auto& t : list) {
+            Instruction ins;
+            try {
+                ins = parse_instruction(t, esc_);
+            } catch (const ParseError& e) {
+                throw Error("the base image's ONBUILD trigger \"" + t + "\": " + e.reason());
+            }
+            if (ins.keyword == "ONBUILD" || ins.keyword == "FROM" || ins.keyword == "MAINTAINER")
+                throw Error("the base image's ONBUILD trigger \"" + t + "\": " + ins.keyword + " isn't allowed as an ONBUILD trigger");
+            step(s, ins);
+        }
+    }
+
     // The cache: the image a key names, if it is still in the store.
     bool reuse(Stage& s, const std::string& key) {
         if (o_.no_cache) return false;
@@ -307,7 +329,7 @@ private:
             argtext += " " + name + "=" + it->second;
         }
         std::string created_by = (nargs ? "|" + std::to_string(nargs) + argtext + " " : "") + joined(cmd);
-        std::string key = cache_key(s.img.id, "RUN " + json(cmd).dump() + " args" + argtext + " network=" + o_.network);
+        std::string key = cache_key(s.img.id, "RUN " + json(cmd).dump() + " args" + argtext + " network=" + (o_.network == "default" ? "host" : o_.network));
         if (reuse(s, key)) return hit(s);
         StepRoot root(s.img.dirs);
         out(" ---> Running in " + root.id() + "\n");
@@ -317,7 +339,7 @@ private:
         rs.cwd = s.img.config["config"].value("WorkingDir", "");
         if (rs.cwd.empty()) rs.cwd = "/";
         rs.user = s.img.config["config"].value("User", "");
-        rs.host_network = o_.network != "none";
+        rs.network = o_.network == "default" ? "host" : o_.network;
         int status = run_container(root, rs, out_);
         if (status != 0) {
             throw Error("The command '" + joined(cmd) + "' returned a non-zero code: " + std::to_string(status), status);
@@ -408,13 +430,15 @@ private:
             for (const auto& w : words) files += " " + w;
         } else {
             srcs = resolve_sources(ctx_, words, &ignore_, kw);
-            Sha256 h;
+            images::Sha256 h;
             for (const auto& src : srcs) {
                 std::string rel = src.rel;
                 auto skip = [&](const std::string& r) { return ignore_.excluded(rel.empty() ? r : rel + "/" + r); };
-                h.update(src.rel + " " + files_digest({{src.host, src.rel}}, skip) + (co.add && !src.dir && is_archive(src.host) ? " archive" : "") + "\n");
+                std::string line = src.rel + " " + files_digest({{src.host, src.rel}}, skip) +
+                                   (co.add && !src.dir && is_archive(src.host) ? " archive" : "") + "\n";
+                h.update(line.data(), line.size());
             }
-            files = "sha256:" + h.hex();
+            files = h.digest();
         }
         std::string text = kw + flags + " " + json(words).dump() + " " + dest;
         std::string key = cache_key(s.img.id, text, files);

@@ -26,7 +26,7 @@ struct BuildOptions {
     bool no_cache = false;                           // --no-cache
     bool quiet = false;                              // -q: only the image id at the end
     std::string target;                              // --target STAGE: stop after it
-    std::string network = "host";                    // host (default), none
+    std::string network = "host";                    // host (the default here), none, bridge (runner.hpp)
     std::map<std::string, std::string> labels;       // --label K=V (on the final image)
 };
 

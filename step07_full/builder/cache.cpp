@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "digest.hpp"
+#include "image/digest.hpp"
 #include "error.hpp"
 #include "files.hpp"
 
@@ -17,7 +17,9 @@ namespace builder {
 namespace {
 
 // Feeds one file's name, metadata and content; directories recursively, in name order.
-void feed(Sha256& h, const std::string& host, const std::string& name, const std::string& rel,
+void put(images::Sha256& h, std::string_view s) { h.update(s.data(), s.size()); }
+
+void feed(images::Sha256& h, const std::string& host, const std::string& name, const std::string& rel,
           const std::function<bool(const std::string&)>& skip) {
     struct stat st;
     if (::lstat(host.c_str(), &st) != 0) throw SysError("lstat(\"" + host + "\")", errno);
@@ -25,15 +27,15 @@ void feed(Sha256& h, const std::string& host, const std::string& name, const std
     // the host's owner is not fed: COPY makes every file 0:0 (or --chown's), whoever owns it here
     std::snprintf(meta, sizeof meta, "|%o|%lld|", static_cast<unsigned>(st.st_mode),
                   S_ISREG(st.st_mode) ? static_cast<long long>(st.st_size) : 0LL);
-    h.update(name);
-    h.update(meta);
+    put(h, name);
+    put(h, meta);
     if (S_ISLNK(st.st_mode)) {
         char buf[4096];
         ssize_t n = ::readlink(host.c_str(), buf, sizeof buf);
         if (n < 0) throw SysError("readlink(\"" + host + "\")", errno);
         h.update(buf, static_cast<size_t>(n));
     } else if (S_ISREG(st.st_mode)) {
-        h.update(sha256_of_file(host));
+        put(h, images::hex_of(images::sha256_of_file(host)));
     } else if (S_ISDIR(st.st_mode)) {
         std::vector<std::string> names;
         if (DIR* d = ::opendir(host.c_str())) {
@@ -52,23 +54,23 @@ void feed(Sha256& h, const std::string& host, const std::string& name, const std
             feed(h, host + "/" + n, name + "/" + n, r, skip);
         }
     }
-    h.update("\n");
+    put(h, "\n");
 }
 
 }  // namespace
 
 std::string files_digest(const std::vector<CopySource>& sources, const std::function<bool(const std::string&)>& skip) {
-    Sha256 h;
+    images::Sha256 h;
     for (const auto& s : sources) feed(h, s.host_path, s.name, "", skip);
-    return "sha256:" + h.hex();
+    return h.digest();
 }
 
 std::string cache_key(const std::string& parent_id, const std::string& instruction, const std::string& files) {
-    Sha256 h;
-    h.update("parent " + parent_id + "\n");
-    h.update("instruction " + instruction + "\n");
-    h.update("files " + files + "\n");
-    return h.hex();
+    images::Sha256 h;
+    put(h, "parent " + parent_id + "\n");
+    put(h, "instruction " + instruction + "\n");
+    put(h, "files " + files + "\n");
+    return images::hex_of(h.digest());  // a file name in the cache directory
 }
 
 Cache::Cache(std::string dir) : dir_(std::move(dir)) {}

@@ -29,7 +29,7 @@ int build_main(int argc, char** argv) {
     app.add_flag("--no-cache", o.no_cache, "run every step, do not use the cache");
     app.add_flag("-q,--quiet", o.quiet, "print only the image id");
     app.add_option("--target", o.target, "the stage to build (its name from FROM ... AS NAME)");
-    app.add_option("--network", o.network, "the network of RUN steps: host (default) or none");
+    app.add_option("--network", o.network, "the network of RUN steps: host (the default here), none, or bridge (Docker's default: the shim's bridge, a leased address)");
     app.add_option("--label", labels, "K=V, a label of the final image")->allow_extra_args(false);
     bool rm = true, force_rm = false;
     app.add_flag("--rm", rm, "accepted (intermediate containers are always removed)");

@@ -115,7 +115,9 @@ std::string commit(const CommitOptions& o) {
     if (rec.j.contains("Args"))
         for (const auto& a : strings_of(rec.j["Args"])) cmd += " " + a;
     add_history(img.config, cmd, false, o.message);
-    images::Resolved r = store.add_image(img.config, img.layers, o.repo_tag);
+    auto from = img.id.empty() ? std::nullopt : store.find(img.id);
+    std::string parent = from && !from->legacy ? img.id : "";  // docker commit's Parent
+    images::Resolved r = store.add_image(img.config, img.layers, o.repo_tag, parent);
     return r.id;
 }
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <regex>
 #include <set>
 
@@ -287,7 +288,8 @@ const std::set<std::string>& known() {
 // The flags each instruction accepts (--name=value before its arguments).
 const std::set<std::string>& flags_of(const std::string& kw) {
     static const std::map<std::string, std::set<std::string>> f = {
-        {"FROM", {"platform"}}, {"COPY", {"chown", "chmod", "from"}}, {"ADD", {"chown", "chmod"}}};
+        {"FROM", {"platform"}}, {"COPY", {"chown", "chmod", "from"}}, {"ADD", {"chown", "chmod"}},
+        {"HEALTHCHECK", {"interval", "timeout", "start-period", "start-interval", "retries"}}};
     static const std::set<std::string> none;
     auto it = f.find(kw);
     return it == f.end() ? none : it->second;
@@ -340,9 +342,6 @@ Instruction parse_line(const Logical& l, char esc) {
     if (!known().count(in.keyword)) {
         throw ParseError(in.pos.line, in.pos.column, "unknown instruction: " + s.substr(kb, i - kb));
     }
-    if (in.keyword == "ONBUILD" || in.keyword == "HEALTHCHECK") {
-        throw ParseError(in.pos.line, in.pos.column, in.keyword + " is not supported by this builder");
-    }
     while (i < s.size() && blank(s[i])) ++i;
     Pos after_kw = i < s.size() ? l.at(i) : Pos{in.pos.line, in.pos.column + static_cast<int>(in.keyword.size()) + 1};
 
@@ -368,6 +367,62 @@ Instruction parse_line(const Logical& l, char esc) {
     };
 
     const std::string& kw = in.keyword;
+    if (kw == "ONBUILD") {
+        // A trigger: an instruction stored in the image (config.OnBuild, as written) and run
+        // when a build uses it as FROM. Checked now as the instruction it is.
+        if (rest.empty()) throw ParseError(after_kw.line, after_kw.column, "ONBUILD requires at least one argument");
+        Logical sub;
+        for (const auto& seg : l.segments) {
+            size_t end = &seg == &l.segments.back() ? l.text.size() : (&seg + 1)->start;
+            if (end <= i) continue;
+            size_t from = std::max(seg.start, i);
+            sub.append(l.text.substr(from, end - from), Pos{seg.pos.line, seg.pos.column + static_cast<int>(from - seg.start)});
+        }
+        Instruction trigger = parse_line(sub, esc);
+        if (trigger.keyword == "ONBUILD" || trigger.keyword == "FROM" || trigger.keyword == "MAINTAINER") {
+            throw ParseError(trigger.pos.line, trigger.pos.column,
+                             trigger.keyword == "ONBUILD" ? "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"
+                                                          : trigger.keyword + " isn't allowed as an ONBUILD trigger");
+        }
+        in.args.push_back({rest, after_kw});
+        return in;
+    }
+    if (kw == "HEALTHCHECK") {
+        // HEALTHCHECK [--interval=D --timeout=D --start-period=D --start-interval=D --retries=N] CMD command | NONE
+        for (const auto& [name, f] : in.flags) {
+            std::string why;
+            if (name == "retries") {
+                if (f.raw.empty() || f.raw.find_first_not_of("-0123456789") != std::string::npos)
+                    throw ParseError(f.pos.line, f.pos.column, "--retries: \"" + f.raw + "\" is not a number");
+                if (f.raw[0] == '-') throw ParseError(f.pos.line, f.pos.column, "--retries cannot be negative (" + f.raw + ")");
+            } else if (auto ns = parse_duration(f.raw, why); !ns) {
+                throw ParseError(f.pos.line, f.pos.column, "--" + name + ": " + why);
+            } else if (*ns != 0 && *ns < 1000000) {
+                throw ParseError(f.pos.line, f.pos.column, "--" + name + " cannot be less than 1ms (" + f.raw + ")");
+            }
+        }
+        size_t tb = i;
+        while (i < s.size() && !blank(s[i])) ++i;
+        std::string type = upper(s.substr(tb, i - tb));
+        if (type.empty()) throw ParseError(after_kw.line, after_kw.column, "HEALTHCHECK requires at least one argument");
+        in.args.push_back({type, l.at(tb)});
+        while (i < s.size() && blank(s[i])) ++i;
+        std::string cmd = i < s.size() ? rtrim(s.substr(i)) : "";
+        if (type == "NONE") {
+            if (!cmd.empty()) throw ParseError(l.at(i).line, l.at(i).column, "HEALTHCHECK NONE takes no arguments");
+            return in;
+        }
+        if (type != "CMD") throw ParseError(in.args[0].pos.line, in.args[0].pos.column, "Unknown type \"" + type + "\" in HEALTHCHECK (try CMD)");
+        if (cmd.empty()) throw ParseError(after_kw.line, after_kw.column, "HEALTHCHECK CMD requires a command");
+        Pos cp = l.at(i);
+        if (auto a = json_array(cmd)) {
+            in.json = true;
+            for (auto& v : *a) in.args.push_back({v, cp});
+        } else {
+            in.args.push_back({cmd, cp});
+        }
+        return in;
+    }
     if (kw == "RUN" || kw == "CMD" || kw == "ENTRYPOINT" || kw == "SHELL") {
         if (auto a = json_array(rest)) {
             in.json = true;
@@ -437,6 +492,49 @@ Instruction parse_line(const Logical& l, char esc) {
 }
 
 }  // namespace
+
+std::optional<long long> parse_duration(const std::string& text, std::string& why) {
+    // Go's time.ParseDuration: [-+]? then (number unit)+, units ns us µs ms s m h; "0" alone.
+    static const std::map<std::string, double> units = {{"ns", 1}, {"us", 1e3}, {"\u00b5s", 1e3}, {"ms", 1e6},
+                                                        {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
+    if (text == "0") return 0;
+    size_t k = 0;
+    bool neg = false;
+    if (k < text.size() && (text[k] == '-' || text[k] == '+')) neg = text[k++] == '-';
+    if (k == text.size()) {
+        why = "invalid duration \"" + text + "\"";
+        return std::nullopt;
+    }
+    double total = 0;
+    while (k < text.size()) {
+        size_t nb = k;
+        while (k < text.size() && (std::isdigit(static_cast<unsigned char>(text[k])) || text[k] == '.')) ++k;
+        if (nb == k) {
+            why = "invalid duration \"" + text + "\"";
+            return std::nullopt;
+        }
+        double v = std::strtod(text.substr(nb, k - nb).c_str(), nullptr);
+        size_t ub = k;
+        while (k < text.size() && !std::isdigit(static_cast<unsigned char>(text[k])) && text[k] != '.') ++k;
+        auto u = units.find(text.substr(ub, k - ub));
+        if (u == units.end()) {
+            why = ub == k ? "missing unit in duration \"" + text + "\"" : "unknown unit \"" + text.substr(ub, k - ub) + "\" in duration \"" + text + "\"";
+            return std::nullopt;
+        }
+        total += v * u->second;
+    }
+    if (total > 9.2e18) {
+        why = "invalid duration \"" + text + "\" (too long)";
+        return std::nullopt;
+    }
+    return static_cast<long long>(neg ? -total : total);
+}
+
+Instruction parse_instruction(const std::string& text, char escape) {
+    Logical l;
+    l.append(text, Pos{1, 1});
+    return parse_line(l, escape);
+}
 
 std::string expand(const Word& w, const Env& env, char escape) { return Lexer(w, env, escape, false).run().front(); }
 

@@ -49,6 +49,9 @@ struct Instruction {
     std::map<std::string, Word> flags;
     bool json = false;              // exec form: args are the array's strings, not expanded
     std::vector<Word> args;         // shell form of RUN/CMD/ENTRYPOINT: one word, the whole text
+                                    // ONBUILD: one word, the trigger as written ("RUN echo hi")
+                                    // HEALTHCHECK: "CMD" or "NONE", then CMD's command (json
+                                    // says which form)
     // ENV, LABEL, ARG: name/value pairs (ARG: value empty and has_value false when no default)
     struct Pair {
         Word key, value;
@@ -67,6 +70,14 @@ struct Dockerfile {
 // an unterminated quote or ${...}, an instruction before FROM (other than ARG), a bad escape
 // directive. `name` is used in messages ("Dockerfile", "-f" value).
 Dockerfile parse(const std::string& text);
+
+// One instruction alone (an ONBUILD trigger as stored in an image: "RUN echo hi"); positions
+// are within `text` (line 1). Throws ParseError.
+Instruction parse_instruction(const std::string& text, char escape = '\\');
+
+// Go's time.ParseDuration ("30s", "1m30s", "500ms", "0"), as HEALTHCHECK's flags take it:
+// nanoseconds, or nullopt with `why` set.
+std::optional<long long> parse_duration(const std::string& text, std::string& why);
 
 // Variables for expand(): name -> value.
 using Env = std::map<std::string, std::string>;

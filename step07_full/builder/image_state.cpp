@@ -127,7 +127,11 @@ void add_history(nlohmann::json& config, const std::string& created_by, bool emp
 }
 
 void commit_state(images::Store& store, ImageState& st) {
-    images::Resolved r = store.add_image(st.config, st.layers, "");
+    // The step it was made on is its parent (docker's intermediate images: untagged parents,
+    // hidden by `images` without -a); a step06 base is not in the store, so no parent then.
+    auto from = st.id.empty() ? std::nullopt : store.find(st.id);
+    std::string parent = from && !from->legacy ? st.id : "";
+    images::Resolved r = store.add_image(st.config, st.layers, "", parent);
     st.id = r.id;
     st.config = r.config;
     st.dirs.clear();

@@ -19,7 +19,7 @@
 #include <utility>
 #include <vector>
 
-#include "digest.hpp"
+#include "image/digest.hpp"
 #include "error.hpp"
 #include "narrate.hpp"
 #include "unique_fd.hpp"
@@ -32,7 +32,7 @@ namespace {
 struct Sink {
     int fd = -1;
     int level = 1;
-    Sha256 plain, packed;
+    images::Sha256 plain, packed;
     z_stream z{};
     bool zinit = false;
     std::uint64_t written = 0;
@@ -295,8 +295,8 @@ LayerTar write_layer(const std::string& upper, const std::string& out_path, cons
         ::unlink(out_path.c_str());
         throw;
     }
-    r.diff_id = "sha256:" + sink.plain.hex();
-    r.digest = sink.level ? "sha256:" + sink.packed.hex() : r.diff_id;
+    r.diff_id = sink.plain.digest();
+    r.digest = sink.level ? sink.packed.digest() : r.diff_id;
     r.size = sink.written;
     narrate::note("builder", "layer " + r.digest.substr(0, 19) + ": " + std::to_string(r.entries) + " entries (" +
                                  std::to_string(r.whiteouts) + " whiteouts as .wh.NAME, " + std::to_string(r.opaques) +

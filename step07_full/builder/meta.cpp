@@ -43,7 +43,7 @@ std::vector<std::string> command_of(const json& c, const Instruction& ins) {
 
 bool is_meta(const std::string& kw) {
     return kw == "ENV" || kw == "LABEL" || kw == "EXPOSE" || kw == "USER" || kw == "CMD" || kw == "ENTRYPOINT" || kw == "SHELL" ||
-           kw == "VOLUME" || kw == "STOPSIGNAL" || kw == "MAINTAINER" || kw == "WORKDIR";
+           kw == "VOLUME" || kw == "STOPSIGNAL" || kw == "MAINTAINER" || kw == "WORKDIR" || kw == "ONBUILD" || kw == "HEALTHCHECK";
 }
 
 std::string apply_meta(json& c, const Instruction& ins, const Env& env, char esc, bool& cmd_set) {
@@ -122,6 +122,45 @@ std::string apply_meta(json& c, const Instruction& ins, const Env& env, char esc
     if (kw == "STOPSIGNAL") {
         cc["StopSignal"] = expand(ins.args[0], env, esc);
         return "STOPSIGNAL " + cc["StopSignal"].get<std::string>();
+    }
+    if (kw == "ONBUILD") {
+        // Stored as written (not expanded: that happens in the build that runs it), as Docker.
+        if (!cc.contains("OnBuild") || !cc["OnBuild"].is_array()) cc["OnBuild"] = json::array();
+        cc["OnBuild"].push_back(ins.args[0].raw);
+        return "ONBUILD " + ins.args[0].raw;
+    }
+    if (kw == "HEALTHCHECK") {
+        // Docker's config.Healthcheck: Test ["NONE"] | ["CMD", args...] | ["CMD-SHELL", "text"],
+        // durations in nanoseconds, 0 (absent) meaning "the default" (30s, 30s, 0s, 3 retries).
+        json h = json::object();
+        if (ins.args[0].raw == "NONE") {
+            h["Test"] = json::array({"NONE"});
+        } else {
+            json test = json::array();
+            if (ins.json) {
+                test.push_back("CMD");
+                for (size_t k = 1; k < ins.args.size(); ++k) test.push_back(ins.args[k].raw);
+            } else {
+                test = json::array({"CMD-SHELL", ins.args[1].raw});
+            }
+            h["Test"] = test;
+            static const std::vector<std::pair<std::string, std::string>> names = {
+                {"interval", "Interval"}, {"timeout", "Timeout"}, {"start-period", "StartPeriod"}, {"start-interval", "StartInterval"}};
+            for (const auto& [flag, field] : names) {
+                auto it = ins.flags.find(flag);
+                if (it == ins.flags.end()) continue;
+                std::string why;
+                auto ns = parse_duration(it->second.raw, why);
+                if (!ns) throw Error("HEALTHCHECK --" + flag + ": " + why);
+                if (*ns) h[field] = *ns;
+            }
+            if (auto it = ins.flags.find("retries"); it != ins.flags.end()) {
+                long long n = std::stoll(it->second.raw);
+                if (n) h["Retries"] = n;
+            }
+        }
+        cc["Healthcheck"] = h;
+        return "HEALTHCHECK " + h.dump();
     }
     if (kw == "MAINTAINER") {
         c["author"] = ins.args[0].raw;

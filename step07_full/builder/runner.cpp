@@ -23,6 +23,7 @@
 #include "image_store.hpp"
 #include "narrate.hpp"
 #include "overlay.hpp"
+#include "shim/netns.hpp"
 #include "spec.hpp"
 #include "state.hpp"
 #include "unique_fd.hpp"
@@ -260,13 +261,28 @@ int run_container(const StepRoot& root, const RunSpec& rs, const OutputSink& out
     cfg["process"]["user"] = {{"uid", ids.uid}, {"gid", ids.gid}};
     cfg["root"] = {{"path", root.merged()}, {"readonly", false}};
     cfg["hostname"] = root.id();
-    if (rs.host_network) {
-        auto& ns = cfg["linux"]["namespaces"];
-        nlohmann::json kept = nlohmann::json::array();
-        for (const auto& n : ns)
-            if (n.value("type", "") != "network") kept.push_back(n);
-        ns = kept;
+    // The step's network: the runtime's config joins a namespace by path (bridge), makes an
+    // empty one (none: the default spec's), or none at all (host).
+    std::unique_ptr<shim::Netns> netns;  // torn down when this returns (after the runtime's delete)
+    auto& ns = cfg["linux"]["namespaces"];
+    nlohmann::json kept = nlohmann::json::array();
+    for (const auto& n : ns)
+        if (n.value("type", "") != "network") kept.push_back(n);
+    if (rs.network == "none") {
+        kept.push_back({{"type", "network"}});
+    } else if (rs.network == "bridge") {
+        shim::Network nc;
+        nc.mode = "bridge";
+        nc.hostname = root.id();
+        narrate::note("builder", "RUN on the bridge: a network namespace at " + root.dir() +
+                                     "/netns, wired by the shim's code (veth pair, leased address)");
+        netns = std::make_unique<shim::Netns>(nc, root.dir(), root.id());
+        netns->setup();
+        kept.push_back({{"type", "network"}, {"path", root.dir() + "/netns"}});
+    } else if (rs.network != "host") {
+        throw Error("network " + rs.network + ": a build step runs on host, none or bridge");
     }
+    ns = kept;
     std::string bundle = root.dir() + "/bundle";
     check(::mkdir(bundle.c_str(), 0700), "mkdir(\"" + bundle + "\")");
     files::write(bundle + "/config.json", cfg.dump(2) + "\n");

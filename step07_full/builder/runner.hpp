@@ -5,7 +5,7 @@
 // step06: what RUN writes and what COPY puts there lands in UPPER, which becomes the step's
 // layer (layer.hpp). RUN is `step07_full --root <step>/runtime run --bundle <step>/bundle ID`:
 // the runtime's own command line, as an engine drives runc (config.json from spec::default_spec,
-// no terminal, the host's network unless --network none). See mount(2), overlayfs(5).
+// no terminal, the network of --network: host, none or bridge). See mount(2), overlayfs(5).
 //
 // Step directories live in root_dir()/builder/containers/<id>/{owner,upper,work,merged,...}:
 // step06's layout, so a build killed half-way is reaped by the next one (overlay::reap_leftovers).
@@ -46,7 +46,11 @@ struct RunSpec {
     std::vector<std::string> env;
     std::string cwd = "/";
     std::string user;          // "", "name", "uid", "name:group", "uid:gid"
-    bool host_network = true;  // false: a network namespace of its own (only lo): --network none
+    // host: the host's network namespace (the default here: a build needs no bridge, address or
+    // NAT rule on the host); none: a namespace of its own with only lo; bridge (Docker's default):
+    // a namespace wired by the shim's code (shim/netns.hpp: step04's bridge, veth pair and
+    // address lease), made before the step and removed after it.
+    std::string network = "host";
 };
 
 // Runs `spec` in a container on `root` (mounted), streaming stdout and stderr to `out`.

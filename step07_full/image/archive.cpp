@@ -11,12 +11,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <map>
 #include <memory>
 #include <set>
 
 #include "digest.hpp"
 #include "error.hpp"
 #include "files.hpp"
+#include "legacy.hpp"
 #include "narrate.hpp"
 #include "platform.hpp"
 #include "store.hpp"
@@ -241,10 +243,15 @@ std::vector<std::string> Store::load(int fd, const ProgressFn& progress) {
 void Store::save(const std::vector<std::string>& refs, int fd) {
     if (refs.empty()) throw Error("save: name at least one image");
     std::vector<Resolved> imgs;
-    for (const auto& r : refs) {
-        imgs.push_back(get(r));
-        if (imgs.back().legacy) throw Error("save: " + r + " is a step06 image, not in the content-addressed store");
-    }
+    for (const auto& r : refs) imgs.push_back(get(r));
+    // A step06 image has no blobs: its layers are written as tars first (legacy.hpp).
+    std::vector<std::unique_ptr<detail::Materialized>> made;
+    std::map<std::string, const detail::Materialized*> made_for;  // legacy id -> its blobs
+    for (const auto& img : imgs)
+        if (img.legacy && !made_for.count(img.id)) {
+            made.push_back(detail::materialize(*this, img));
+            made_for[img.id] = made.back().get();
+        }
     auto index = detail::read_index(*this);
     ArchivePtr a(archive_write_new(), archive_write_free);
     archive_write_set_format_pax_restricted(a.get());
@@ -252,15 +259,25 @@ void Store::save(const std::vector<std::string>& refs, int fd) {
     nlohmann::json manifest = nlohmann::json::array();
     nlohmann::json oci{{"schemaVersion", 2}, {"mediaType", detail::kOciIndex}, {"manifests", nlohmann::json::array()}};
     std::set<std::string> written;
-    auto blob = [&](const std::string& digest) {
+    auto blob = [&](const std::string& digest, const detail::Materialized* m) {
         std::string name = "blobs/sha256/" + hex_of(digest);
-        if (written.insert(digest).second) add_entry(a.get(), name, "", blob_path(digest));
+        std::string file = m ? m->file_of(digest) : blob_path(digest);
+        if (written.insert(digest).second) add_entry(a.get(), name, "", file);
         return name;
     };
     for (std::size_t i = 0; i < imgs.size(); i++) {
         const auto& img = imgs[i];
-        const auto& rec = index["images"][img.id];
-        nlohmann::json entry{{"Config", blob(img.id)}, {"RepoTags", nlohmann::json::array()}, {"Layers", nlohmann::json::array()}};
+        const detail::Materialized* m = img.legacy ? made_for[img.id] : nullptr;
+        std::string id = m ? m->config_digest : img.id;
+        std::string manifest_digest = m ? m->manifest_digest : img.manifest_digest;
+        nlohmann::json layers = nlohmann::json::array();
+        if (m)
+            for (const auto& l : m->layers) layers.push_back({{"digest", l.digest}});
+        else
+            layers = index["images"][img.id]["layers"];
+        std::string manifest_type = m ? m->manifest_type
+                                      : index["images"][img.id].value("manifest_type", std::string(detail::kDockerManifest));
+        nlohmann::json entry{{"Config", blob(id, m)}, {"RepoTags", nlohmann::json::array()}, {"Layers", nlohmann::json::array()}};
         // Only the names asked for (or every tag when an id was given), as docker.
         std::vector<std::string> tags;
         try {
@@ -271,14 +288,12 @@ void Store::save(const std::vector<std::string>& refs, int fd) {
         }
         if (tags.empty() && looks_like_id(refs[i])) tags = img.repo_tags;
         for (const auto& t : tags) entry["RepoTags"].push_back(t);
-        for (const auto& l : rec["layers"]) entry["Layers"].push_back(blob(l.value("digest", "")));
-        blob(img.manifest_digest);
+        for (const auto& l : layers) entry["Layers"].push_back(blob(l.value("digest", ""), m));
+        blob(manifest_digest, m);
         manifest.push_back(entry);
         struct stat st {};
-        ::stat(blob_path(img.manifest_digest).c_str(), &st);
-        nlohmann::json d{{"mediaType", rec.value("manifest_type", std::string(detail::kDockerManifest))},
-                         {"digest", img.manifest_digest},
-                         {"size", st.st_size}};
+        ::stat(m ? m->file_of(manifest_digest).c_str() : blob_path(manifest_digest).c_str(), &st);
+        nlohmann::json d{{"mediaType", manifest_type}, {"digest", manifest_digest}, {"size", st.st_size}};
         if (!tags.empty()) {
             Reference r = parse_reference(tags.front());
             d["annotations"] = {{"io.containerd.image.name", r.str()}, {"org.opencontainers.image.ref.name", r.tag}};

@@ -2,8 +2,22 @@
 // credentials, and the token flow (Docker's token spec: GET REALM?service=S&scope=repository:
 // NAME:pull,push with Basic credentials, answer {"token": ...} or {"access_token": ...}).
 // Credentials and tokens are never printed, not even with --explain.
+//
+// Stored credentials, as docker looks for them (cli/config/configfile): config.json's
+// credHelpers[HOST] names a helper for that registry; else credsStore names one for all; else
+// the auths entry. A helper is a program docker-credential-NAME on PATH: `get` reads the server
+// (HOST[:PORT], or https://index.docker.io/v1/ for Docker Hub) on stdin and answers
+// {"ServerURL", "Username", "Secret"} on stdout (Username "<token>": Secret is an identity
+// token); "credentials not found" means none. posix_spawn(3), pipe(2), waitpid(2).
+#include <fcntl.h>
 #include <openssl/evp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
@@ -11,6 +25,9 @@
 #include "files.hpp"
 #include "narrate.hpp"
 #include "registry.hpp"
+#include "unique_fd.hpp"
+
+extern char** environ;
 
 namespace images::registry {
 namespace {
@@ -83,6 +100,102 @@ std::optional<Challenge> parse_challenge(const std::string& header) {
     return c;
 }
 
+namespace {
+
+// Runs `docker-credential-<helper> get` with `server` on stdin; its stdout (at most 64 KiB).
+// Exit status in `status`. Never narrated with what it prints: that is the secret.
+std::string run_helper(const std::string& helper, const std::string& server, int& status) {
+    for (char c : helper)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
+            throw Error("config.json: credential helper name \"" + helper + "\" is not a plain name");
+    std::string prog = "docker-credential-" + helper;
+    int in[2], out[2];
+    if (::pipe2(in, O_CLOEXEC) < 0) throw SysError("pipe2(O_CLOEXEC)", errno);
+    unique_fd in_r(in[0]), in_w(in[1]);
+    if (::pipe2(out, O_CLOEXEC) < 0) throw SysError("pipe2(O_CLOEXEC)", errno);
+    unique_fd out_r(out[0]), out_w(out[1]);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in_r.get(), STDIN_FILENO);
+    posix_spawn_file_actions_adddup2(&fa, out_w.get(), STDOUT_FILENO);
+    std::string get = "get";
+    char* argv[] = {prog.data(), get.data(), nullptr};
+    pid_t pid = -1;
+    int spawn_errno = 0;
+    try {
+        narrate::sys({"image", "posix_spawnp(\"" + prog + "\", [\"" + prog + "\", \"get\"])",
+                      "docker's credential helper protocol: the server on stdin, JSON on stdout", ""},
+                     [&] {
+                         int e = ::posix_spawnp(&pid, prog.c_str(), &fa, nullptr, argv, environ);
+                         spawn_errno = e;
+                         if (e != 0) errno = e;
+                         return e == 0 ? 0 : -1;
+                     });
+    } catch (const SysError&) {
+        posix_spawn_file_actions_destroy(&fa);
+        if (spawn_errno == ENOENT)
+            throw Error("credential helper " + prog + " not found in PATH (named by config.json)")
+                .with_hint("install it, or remove credsStore/credHelpers from config.json");
+        throw;
+    }
+    posix_spawn_file_actions_destroy(&fa);
+    in_r.reset();
+    out_w.reset();
+    // A helper that exits without reading stdin must not kill us with SIGPIPE.
+    struct sigaction ign {}, old {};
+    ign.sa_handler = SIG_IGN;
+    ::sigaction(SIGPIPE, &ign, &old);
+    std::string line = server + "\n";
+    (void)!::write(in_w.get(), line.data(), line.size());
+    ::sigaction(SIGPIPE, &old, nullptr);
+    in_w.reset();
+    std::string text;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = ::read(out_r.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        if (text.size() < (64u << 10)) text.append(buf, static_cast<std::size_t>(n));
+    }
+    int ws = 0;
+    while (::waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
+    }
+    status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+    return text;
+}
+
+std::optional<Credentials> from_helper(const std::string& helper, const std::string& server, const std::string& path) {
+    narrate::note("image", "credentials for " + server + " from the helper docker-credential-" + helper + " (" + path + ")");
+    int status = 0;
+    std::string text = run_helper(helper, server, status);
+    if (status != 0) {
+        // The helpers' own words for "none stored" (credentials.ErrCredentialsNotFound).
+        if (text.find("credentials not found") != std::string::npos) return std::nullopt;
+        // What a failing helper prints is its error message, not a secret; kept short.
+        while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+        throw Error("docker-credential-" + helper + " get " + server + ": exit " + std::to_string(status) +
+                    (text.empty() ? "" : ": " + text.substr(0, 200)));
+    }
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception&) {
+        throw Error("docker-credential-" + helper + " get " + server + ": its answer is not JSON");  // not quoted: secrets
+    }
+    if (!j.is_object()) throw Error("docker-credential-" + helper + " get " + server + ": its answer is not a JSON object");
+    Credentials c;
+    std::string user = j.value("Username", ""), secret = j.value("Secret", "");
+    if (user == "<token>") c.identity_token = secret;  // docker's marker for an identity token
+    else {
+        c.username = user;
+        c.password = secret;
+    }
+    if (c.username.empty() && c.password.empty() && c.identity_token.empty()) return std::nullopt;
+    return c;
+}
+
+}  // namespace
+
 std::optional<Credentials> credentials_for(const std::string& host, const std::string& path_given) {
     std::string path = path_given;
     if (path.empty()) {
@@ -98,6 +211,18 @@ std::optional<Credentials> credentials_for(const std::string& host, const std::s
     } catch (const nlohmann::json::exception&) {
         throw Error(path + ": not valid JSON");
     }
+    if (!j.is_object()) throw Error(path + ": not a JSON object");
+    // The key docker stores a registry's credentials under (registry.GetAuthConfigKey).
+    std::string server = host == "docker.io" ? "https://index.docker.io/v1/" : host;
+    // 1. credHelpers: a helper for this one registry; 2. credsStore: a helper for every registry.
+    if (j.contains("credHelpers") && j["credHelpers"].is_object()) {
+        for (const auto& k : {server, host})
+            if (j["credHelpers"].contains(k) && j["credHelpers"][k].is_string() && !j["credHelpers"][k].get<std::string>().empty())
+                return from_helper(j["credHelpers"][k].get<std::string>(), server, path);
+    }
+    if (j.contains("credsStore") && j["credsStore"].is_string() && !j["credsStore"].get<std::string>().empty())
+        return from_helper(j["credsStore"].get<std::string>(), server, path);
+    // 3. auths: base64 of user:password as `docker login` writes it without a helper.
     if (!j.contains("auths") || !j["auths"].is_object()) return std::nullopt;
     std::vector<std::string> keys = {host, "https://" + host, "http://" + host, "https://" + host + "/v1/",
                                      "https://" + host + "/v2/"};

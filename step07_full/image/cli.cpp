@@ -52,10 +52,11 @@ struct Row {
     std::string repo, tag, id, created, size;
 };
 
-int cmd_images(Store& s, bool quiet, bool no_trunc, const std::string& filter_repo) {
+int cmd_images(Store& s, bool quiet, bool all, bool no_trunc, const std::string& filter_repo) {
     std::vector<Row> rows;
     std::vector<std::string> ids;
     for (const auto& img : s.list()) {
+        if (img.intermediate && !all) continue;  // a build's untagged steps, as docker hides them
         std::string id = no_trunc ? img.id : images::short_id(img.id);
         std::vector<std::pair<std::string, std::string>> names;
         for (const auto& t : img.repo_tags) {
@@ -97,7 +98,7 @@ nlohmann::json inspect_json(const Resolved& r) {
     return {{"Id", r.id},
             {"RepoTags", r.repo_tags},
             {"RepoDigests", r.repo_digests},
-            {"Parent", ""},
+            {"Parent", r.parent},
             {"Comment", r.config.value("comment", "")},
             {"Created", r.created},
             {"Author", r.config.value("author", "")},
@@ -152,10 +153,11 @@ int main(int argc, char** argv) {
         c->add_option("--chunk-size", chunk, "upload each blob in PATCH chunks of this many bytes (0: one PUT)");
         c->add_flag("-q,--quiet", quiet, "no progress");
         c->add_option("REF", ref, "NAME[:TAG] of an image in the store")->required();
+        c->add_option("DESTINATION", target, "push it as this [HOST[:PORT]/]NAME[:TAG] (as podman's push)");
     };
     auto add_ls = [&](CLI::App* c) {
         c->add_flag("-q,--quiet", quiet, "only ids");
-        c->add_flag("-a,--all", all, "all images (there are no intermediate ones to hide)");
+        c->add_flag("-a,--all", all, "also the intermediate images of builds (untagged parents of other images)");
         c->add_flag("--no-trunc", no_trunc, "full ids");
         c->add_option("REPOSITORY", filter, "only this repository[:tag]");
     };
@@ -227,10 +229,10 @@ int main(int argc, char** argv) {
         if (action == "push") {
             auto o = registry_options("", insecure);
             o.chunk_size = chunk;
-            s.push(ref, o, printer);
+            s.push(ref, o, printer, target);
             return 0;
         }
-        if (action == "ls") return cmd_images(s, quiet, no_trunc, filter);
+        if (action == "ls") return cmd_images(s, quiet, all, no_trunc, filter);
         if (action == "inspect") {
             nlohmann::json out = nlohmann::json::array();
             int rc = 0;

@@ -76,7 +76,8 @@ LayerInfo Store::add_layer(const std::string& tar_path) {
     return l;
 }
 
-Resolved Store::add_image(nlohmann::json config, const std::vector<LayerInfo>& layers, const std::string& tag) {
+Resolved Store::add_image(nlohmann::json config, const std::vector<LayerInfo>& layers, const std::string& tag,
+                          const std::string& parent) {
     if (!config.is_object()) throw Error("add_image: the config is not a JSON object");
     detail::prepare(*this);
     config["rootfs"] = {{"type", "layers"}, {"diff_ids", nlohmann::json::array()}};
@@ -94,7 +95,7 @@ Resolved Store::add_image(nlohmann::json config, const std::vector<LayerInfo>& l
     std::string mdigest = detail::put_blob(*this, manifest);
     std::vector<std::string> tags;
     if (!tag.empty()) tags.push_back(tag);
-    return detail::record(*this, id, mdigest, type, layers, tags, "");
+    return detail::record(*this, id, mdigest, type, layers, tags, "", parent);
 }
 
 }  // namespace images

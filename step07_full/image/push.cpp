@@ -6,6 +6,7 @@
 #include "digest.hpp"
 #include "error.hpp"
 #include "files.hpp"
+#include "legacy.hpp"
 #include "narrate.hpp"
 #include "registry.hpp"
 #include "store.hpp"
@@ -89,13 +90,15 @@ bool upload_blob(Client& c, const std::string& file, const std::string& digest, 
 
 }  // namespace
 
-std::string Store::push(const std::string& ref_text, const RegistryOptions& opts, const ProgressFn& progress_in) {
-    Reference ref = parse_reference(ref_text);
-    if (!ref.digest.empty()) throw Error("push " + ref_text + ": push a tag, not a digest");
+std::string Store::push(const std::string& ref_text, const RegistryOptions& opts, const ProgressFn& progress_in,
+                        const std::string& dest) {
+    Reference ref = parse_reference(dest.empty() ? ref_text : dest);
+    if (!ref.digest.empty()) throw Error("push " + (dest.empty() ? ref_text : dest) + ": push a tag, not a digest");
     Resolved img = get(ref_text);
-    if (img.legacy)
-        throw Error("image " + ref_text + " is a step06 image (" + img.image.dir + "), not in the content-addressed store")
-            .with_hint("make it a store image first: `step07_full load` a docker-archive of it, or build FROM it");
+    // A step06 image: its layers written as tars in a temporary directory (legacy.hpp).
+    std::unique_ptr<detail::Materialized> made;
+    if (img.legacy) made = detail::materialize(*this, img);
+    auto file_of = [&](const std::string& digest) { return made ? made->file_of(digest) : blob_path(digest); };
     std::mutex mu;
     auto progress = [&](ProgressEvent e) {
         if (!progress_in) return;
@@ -104,13 +107,18 @@ std::string Store::push(const std::string& ref_text, const RegistryOptions& opts
     };
     progress({ProgressEvent::Kind::status, "", 0, 0, "The push refers to repository [" + ref.familiar_name() + "]"});
     auto index = detail::read_index(*this);
-    const auto& rec = index["images"][img.id];
     std::vector<LayerInfo> blobs;
-    for (const auto& l : rec["layers"])
-        blobs.push_back({l.value("digest", ""), l.value("diff_id", ""), l.value("size", std::uint64_t{0}), l.value("media_type", "")});
+    std::string config_digest = made ? made->config_digest : img.id;
+    std::string manifest_digest = made ? made->manifest_digest : img.manifest_digest;
+    std::string manifest_type = made ? made->manifest_type
+                                     : index["images"][img.id].value("manifest_type", std::string(detail::kDockerManifest));
+    if (made) blobs = made->layers;
+    else
+        for (const auto& l : index["images"][img.id]["layers"])
+            blobs.push_back({l.value("digest", ""), l.value("diff_id", ""), l.value("size", std::uint64_t{0}), l.value("media_type", "")});
     struct stat st {};
-    ::stat(blob_path(img.id).c_str(), &st);
-    blobs.push_back({img.id, img.id, static_cast<std::uint64_t>(st.st_size), "config"});
+    ::stat(file_of(config_digest).c_str(), &st);
+    blobs.push_back({config_digest, config_digest, static_cast<std::uint64_t>(st.st_size), "config"});
 
     // Another repository of the same registry that has this image (from its repo digests):
     // its blobs can be mounted instead of sent again.
@@ -139,7 +147,7 @@ std::string Store::push(const std::string& ref_text, const RegistryOptions& opts
                 if (!is_config) progress({ProgressEvent::Kind::exists, id, 0, 0, "Layer already exists"});
                 return;
             }
-            bool mounted = upload_blob(c, blob_path(b.digest), b.digest, b.size, opts.chunk_size, mount_from,
+            bool mounted = upload_blob(c, file_of(b.digest), b.digest, b.size, opts.chunk_size, mount_from,
                                        [&](std::uint64_t now, std::uint64_t total) {
                                            if (!is_config) progress({ProgressEvent::Kind::pushing, id, now, total, "Pushing"});
                                        });
@@ -149,21 +157,21 @@ std::string Store::push(const std::string& ref_text, const RegistryOptions& opts
     }
     registry::run_parallel(opts.parallel, std::move(jobs));
 
-    std::string manifest = files::read(blob_path(img.manifest_digest));
+    std::string manifest = files::read(file_of(manifest_digest));
     if (manifest.empty()) throw Error("image " + img.id + ": its manifest blob is missing");
     Request put;
     put.method = "PUT";
     put.url = c.repo_url("/manifests/" + ref.tag);
     put.has_body = true;
     put.upload_data = manifest;
-    put.headers = {"Content-Type: " + rec.value("manifest_type", std::string(detail::kDockerManifest))};
+    put.headers = {"Content-Type: " + manifest_type};
     Response r = c.send(put);
     narrate::note("image", "PUT " + put.url + " -> " + std::to_string(r.status) + " (the manifest, last)");
     if (r.status != 201) throw Error("PUT manifest " + ref.familiar() + ": HTTP " + std::to_string(r.status) + " " + r.body);
-    std::string digest = img.manifest_digest;
+    std::string digest = manifest_digest;
     if (auto h = r.header("docker-content-digest"); !h.empty() && h != digest)
         throw Error("the registry stored the manifest as " + h + ", not " + digest);
-    {
+    if (!made) {  // a step06 image has no record in the index to keep its repo digest
         detail::StoreLock lock(dir() + "/lock");
         auto idx = detail::read_index(*this);
         auto& rd = idx["images"][img.id]["repo_digests"];

@@ -23,19 +23,55 @@
 namespace images {
 namespace detail {
 
-StoreLock::StoreLock(const std::string& path) {
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd_ < 0) throw SysError("open(\"" + path + "\", O_CREAT)", errno);
-    narrate::sys({"image", "flock(\"" + path + "\", LOCK_EX)", "one writer of the store's index at a time", ""},
-                 [&] {
-                     int rc;
-                     do rc = ::flock(fd_, LOCK_EX);
-                     while (rc < 0 && errno == EINTR);
-                     return rc;
-                 });
+StoreLock::StoreLock(const std::string& path, bool remove_when_done) : path_(path), remove_(remove_when_done) {
+    take(path, true);
 }
+
+std::unique_ptr<StoreLock> StoreLock::try_take(const std::string& path, bool remove_when_done) {
+    std::unique_ptr<StoreLock> l(new StoreLock());
+    l->path_ = path;
+    l->remove_ = remove_when_done;
+    if (!l->take(path, false)) return nullptr;
+    return l;
+}
+
+bool StoreLock::take(const std::string& path, bool wait) {
+    for (;;) {
+        fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd_ < 0) throw SysError("open(\"" + path + "\", O_CREAT)", errno);
+        int how = LOCK_EX | (wait ? 0 : LOCK_NB), err = 0;
+        try {
+            narrate::sys({"image", std::string("flock(\"") + path + "\", " + (wait ? "LOCK_EX" : "LOCK_EX|LOCK_NB") + ")",
+                          "one writer at a time (of the index, or of one layer)", ""},
+                         [&] {
+                             int rc;
+                             do rc = ::flock(fd_, how);
+                             while (rc < 0 && errno == EINTR);
+                             err = rc < 0 ? errno : 0;
+                             return rc;
+                         });
+        } catch (const SysError&) {
+            ::close(fd_);
+            fd_ = -1;
+            if (!wait && err == EWOULDBLOCK) return false;
+            throw;
+        }
+        // Still the file at the path? The last holder may have unlinked it while we waited.
+        struct stat held {}, now {};
+        if (::fstat(fd_, &held) == 0 && ::lstat(path.c_str(), &now) == 0 && held.st_dev == now.st_dev &&
+            held.st_ino == now.st_ino)
+            return true;
+        narrate::note("image", "the lock file " + path + " was removed while we waited for it: taking it again");
+        ::close(fd_);
+        fd_ = -1;
+    }
+}
+
 StoreLock::~StoreLock() {
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ < 0) return;
+    // Unlinked while still held: a waiter that gets this file next sees it is gone and retries.
+    if (remove_) ::unlink(path_.c_str());
+    ::close(fd_);
 }
 
 namespace {
@@ -82,6 +118,14 @@ void prepare(const Store& s) {
         narrate::note("image", "removing " + s.dir() + "/tmp/" + n + " (left by a dead pull or load)");
         try {
             image::remove_tree(s.dir() + "/tmp/" + n);
+        } catch (const Error&) {
+        }
+    }
+    // locks/<hex> left by an older minibox (or a holder killed between unlink and close cannot
+    // leave one: unlink comes first): removed when free, by taking them as their users do.
+    for (const auto& n : entries(s.dir() + "/locks")) {
+        try {
+            StoreLock::try_take(s.dir() + "/locks/" + n, true);
         } catch (const Error&) {
         }
     }
@@ -143,7 +187,7 @@ bool has_layer(const Store& s, const std::string& diff_id) { return exists(s.lay
 
 void ensure_layer(const Store& s, const LayerInfo& l) {
     if (has_layer(s, l.diff_id)) return;
-    StoreLock lock(s.dir() + "/locks/" + hex_of(l.diff_id));
+    StoreLock lock(s.dir() + "/locks/" + hex_of(l.diff_id), true);  // removed when done
     if (has_layer(s, l.diff_id)) return;  // made by whoever held the lock before us
     std::string tmp = make_tmp(s, "layer");
     try {
@@ -214,7 +258,7 @@ std::string canonical_tag(const std::string& text) {
 
 Resolved record(const Store& s, const std::string& config_digest, const std::string& manifest_digest,
                 const std::string& manifest_type, const std::vector<LayerInfo>& layers,
-                const std::vector<std::string>& tags, const std::string& repo_digest) {
+                const std::vector<std::string>& tags, const std::string& repo_digest, const std::string& parent) {
     StoreLock lock(s.dir() + "/lock");
     for (const auto& l : layers)
         if (!has_layer(s, l.diff_id) || !has_blob(s, l.digest))
@@ -224,6 +268,7 @@ Resolved record(const Store& s, const std::string& config_digest, const std::str
     if (!img.is_object()) img = nlohmann::json::object();
     img["manifest"] = manifest_digest;
     img["manifest_type"] = manifest_type;
+    if (!parent.empty() && parent != config_digest) img["parent"] = parent;
     img["layers"] = nlohmann::json::array();
     for (const auto& l : layers)
         img["layers"].push_back({{"digest", l.digest}, {"diff_id", l.diff_id}, {"size", l.size}, {"media_type", l.media_type}});
@@ -274,6 +319,10 @@ Resolved resolve_stored(const Store& s, const nlohmann::json& index, const std::
         throw Error("image " + id + ": config: " + e.what());
     }
     r.created = r.config.value("created", "");
+    r.parent = img.value("parent", "");
+    if (r.repo_tags.empty())
+        for (auto& [other, o] : index["images"].items())
+            if (o.value("parent", "") == id) r.intermediate = true;
     r.image.name = r.repo_tags.empty() ? short_id(id) : r.repo_tags.front();
     r.image.dir = s.dir();
     for (const auto& l : img["layers"]) {
@@ -525,18 +574,34 @@ RemoveResult Store::remove(const std::string& ref, bool force) {
 
 RemoveResult Store::prune(bool all) {
     RemoveResult total;
-    auto index = read_index(*this);
-    std::vector<std::string> doomed;
-    for (auto& [id, img] : index["images"].items()) {
-        bool tagged = false;
-        for (auto& [t, target] : index["tags"].items()) tagged = tagged || target == id;
-        if ((!tagged || all) && users(id).empty()) doomed.push_back(id);
-    }
-    for (const auto& id : doomed) {
-        auto r = remove(id, true);
-        for (auto& u : r.untagged) total.untagged.push_back(u);
-        for (auto& d : r.deleted) total.deleted.push_back(d);
-        total.reclaimed += r.reclaimed;
+    // Rounds: what is removable now (an untagged head: no tag, no child, no container), then
+    // what that left removable (its untagged parent), as docker deletes a pruned image's
+    // untagged parents with it.
+    std::set<std::string> failed;
+    for (;;) {
+        auto index = read_index(*this);
+        std::set<std::string> tagged, parents;
+        for (auto& [t, target] : index["tags"].items()) tagged.insert(target.get<std::string>());
+        for (auto& [id, img] : index["images"].items())
+            if (auto p = img.value("parent", ""); !p.empty() && index["images"].contains(p)) parents.insert(p);
+        std::vector<std::string> doomed;
+        for (auto& [id, img] : index["images"].items()) {
+            if (failed.count(id) || !users(id).empty()) continue;
+            if (all || (!tagged.count(id) && !parents.count(id))) doomed.push_back(id);
+        }
+        if (doomed.empty()) break;
+        for (const auto& id : doomed) {
+            try {
+                auto r = remove(id, true);
+                for (auto& u : r.untagged) total.untagged.push_back(u);
+                for (auto& d : r.deleted) total.deleted.push_back(d);
+                total.reclaimed += r.reclaimed;
+            } catch (const Error& e) {
+                narrate::note("image", "prune: " + short_id(id) + " stays: " + e.line());
+                failed.insert(id);
+            }
+        }
+        if (all) break;
     }
     return total;
 }

@@ -11,6 +11,8 @@
 //   root_dir()/store/tmp/                      downloads and unpacks in progress (never visible
 //                                              under a final name until verified and complete)
 //   root_dir()/store/lock                      flock(2) held while index.json is changed
+//   root_dir()/store/locks/<diffid hex>        flock(2) held while that layer is unpacked;
+//                                              unlinked by its holder when done (never left)
 //
 // Every final name appears by rename(2) (index.json too: written to a temporary file first), so
 // a killed pull leaves at most files in tmp/ (reaped by the next store operation), and two
@@ -42,6 +44,11 @@ struct Resolved {
     std::string created;                 // RFC 3339, from the config ("" when unknown)
     std::string manifest_digest;         // "sha256:..." of the stored manifest ("" for step06's)
     bool legacy = false;                 // a step06 image (images/NAME), not in the store
+    std::string parent;                  // the image a build step or commit started from ("" else)
+    // Untagged, and the parent of another image: a build's intermediate step (its cache).
+    // `docker images` hides these unless -a, as docker does; `image prune` keeps them while
+    // a child needs them.
+    bool intermediate = false;
 };
 
 // A layer as the store keeps it.
@@ -132,7 +139,10 @@ public:
     // `layers`, "created" set when absent) + its layers bottom first (each from add_layer or
     // already in the store) + an optional tag ("" for none). Writes the config and manifest
     // blobs (Docker schema 2 media types, as docker does), records the image, returns it.
-    Resolved add_image(nlohmann::json config, const std::vector<LayerInfo>& layers, const std::string& tag);
+    // `parent`: the image it was made from (a build's previous step, commit's image), recorded
+    // as docker records it (inspect's Parent; an untagged parent is an intermediate image).
+    Resolved add_image(nlohmann::json config, const std::vector<LayerInfo>& layers, const std::string& tag,
+                       const std::string& parent = "");
 
     // `docker load`: a docker-archive tar (manifest.json + repositories) or an OCI-archive tar
     // (oci-layout + index.json) read from `fd`. Returns what docker prints: "Loaded image: x:1"
@@ -140,6 +150,7 @@ public:
     std::vector<std::string> load(int fd, const ProgressFn& progress = {});
     // `docker save`: the images named by `refs` as one docker-archive tar written to `fd`
     // (which also holds index.json + oci-layout, so it is an OCI archive too, as docker 25 does).
+    // A step06 image (busybox) is saved as legacy.hpp writes it: its layers as tars.
     void save(const std::vector<std::string>& refs, int fd);
 
     // `docker rmi`: untags `ref`; when the image has no tag left (or ref is an id), deletes it and
@@ -147,7 +158,10 @@ public:
     // ...") while a container uses it, unless `force` (then only untagged). An id with several
     // tags needs `force`, as docker.
     RemoveResult remove(const std::string& ref, bool force = false);
-    // `docker image prune [-a]`: images without a tag (all unused ones with `all`).
+    // `docker image prune [-a]`: untagged images that no other image has as parent and no
+    // container uses, then their untagged parents that are left without children, and so on
+    // (a tagged build's intermediate steps stay: they are its cache); with `all`, every image
+    // no container uses.
     RemoveResult prune(bool all = false);
 
     // Which containers use an image: the front end calls hold() when it creates a container
@@ -163,8 +177,11 @@ public:
     // records and tags the image. Error on any failure with nothing new visible.
     Resolved pull(const std::string& ref, const RegistryOptions& opts = {}, const ProgressFn& progress = {});
     // push: the image `ref` names (its registry from the name) -> blobs the registry lacks,
-    // then the manifest. Returns the manifest digest ("sha256:...").
-    std::string push(const std::string& ref, const RegistryOptions& opts = {}, const ProgressFn& progress = {});
+    // then the manifest. Returns the manifest digest ("sha256:..."). `dest` (podman's
+    // DESTINATION): push the image `ref` names as this NAME[:TAG] instead ("" = ref itself).
+    // A step06 image (busybox) is pushed as legacy.hpp writes it: its layers as tars.
+    std::string push(const std::string& ref, const RegistryOptions& opts = {}, const ProgressFn& progress = {},
+                     const std::string& dest = "");
 
 private:
     std::string root_;

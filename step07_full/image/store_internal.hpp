@@ -3,6 +3,7 @@
 // blob or a layer visible (rename(2) of a verified, complete file or directory).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,16 +23,27 @@ inline constexpr const char* kOciIndex = "application/vnd.oci.image.index.v1+jso
 inline constexpr const char* kOciConfig = "application/vnd.oci.image.config.v1+json";
 inline constexpr const char* kOciLayer = "application/vnd.oci.image.layer.v1.tar";
 
-// An exclusive flock(2) on store/lock while the index changes (or a layer is made).
+// An exclusive flock(2) on a lock file: store/lock while the index changes, locks/<hex> while
+// a layer is made. A per-layer lock file is removed when done (remove_when_done): unlinked only
+// while held, and every taker checks, once it holds the lock, that the file it locked is still
+// the one at the path (same device and inode); if not (the holder unlinked it, maybe someone
+// made a new one), it opens the path again. So a file is never removed under a waiter's feet
+// and two takers never hold two different files of the same name.
 class StoreLock {
 public:
-    explicit StoreLock(const std::string& path);
+    explicit StoreLock(const std::string& path, bool remove_when_done = false);
     ~StoreLock();
     StoreLock(const StoreLock&) = delete;
     StoreLock& operator=(const StoreLock&) = delete;
+    // Takes the lock only if it is free; nullptr when someone holds it.
+    static std::unique_ptr<StoreLock> try_take(const std::string& path, bool remove_when_done = false);
 
 private:
+    StoreLock() = default;
+    bool take(const std::string& path, bool wait);
     int fd_ = -1;
+    std::string path_;
+    bool remove_ = false;
 };
 
 // Creates store/{blobs/sha256,layers,tmp,uses} and reaps the tmp/ entries of dead owners.
@@ -63,7 +75,7 @@ std::string layer_media_type(const std::string& compression, bool docker);
 // tag a full "name:tag" or familiar form). Under the lock; checks every layer is still there.
 Resolved record(const Store& s, const std::string& config_digest, const std::string& manifest_digest,
                 const std::string& manifest_type, const std::vector<LayerInfo>& layers,
-                const std::vector<std::string>& tags, const std::string& repo_digest);
+                const std::vector<std::string>& tags, const std::string& repo_digest, const std::string& parent = "");
 
 // A manifest for `layers` + config bytes: Docker schema 2 when every layer is gzip, else OCI.
 // Returns {manifest bytes, media type}.

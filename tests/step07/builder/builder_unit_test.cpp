@@ -17,7 +17,7 @@
 #include <gtest/gtest.h>
 
 #include "cache.hpp"
-#include "digest.hpp"
+#include "image/digest.hpp"
 #include "dockerfile.hpp"
 #include "dockerignore.hpp"
 #include "error.hpp"
@@ -185,6 +185,64 @@ TEST(Dockerfile, ErrorsNameLineAndColumn) {
     }
 }
 
+// ONBUILD keeps its trigger as written and checks it as the instruction it is; HEALTHCHECK
+// takes CMD (both forms) or NONE and Docker's duration flags, each fault at its place.
+TEST(Dockerfile, OnbuildAndHealthcheck) {
+    auto df = parse("FROM busybox\nONBUILD RUN echo $X > /t\nONBUILD  COPY a /b\n"
+                    "HEALTHCHECK --interval=1m30s --timeout=500ms --start-period=2s --retries=5 CMD wget -q http://x/ || exit 1\n"
+                    "HEALTHCHECK CMD [\"/bin/check\", \"-v\"]\nHEALTHCHECK none\n");
+    ASSERT_EQ(df.instructions.size(), 6u);
+    EXPECT_EQ(df.instructions[1].keyword, "ONBUILD");
+    EXPECT_EQ(df.instructions[1].args.at(0).raw, "RUN echo $X > /t");
+    EXPECT_EQ(df.instructions[2].args.at(0).raw, "COPY a /b");
+    const auto& h = df.instructions[3];
+    EXPECT_EQ(h.args.at(0).raw, "CMD");
+    EXPECT_FALSE(h.json);
+    EXPECT_EQ(h.args.at(1).raw, "wget -q http://x/ || exit 1");
+    EXPECT_EQ(h.flags.at("interval").raw, "1m30s");
+    EXPECT_EQ(h.flags.at("retries").raw, "5");
+    EXPECT_TRUE(df.instructions[4].json);
+    EXPECT_EQ(df.instructions[4].args.size(), 3u);
+    EXPECT_EQ(df.instructions[5].args.at(0).raw, "NONE");
+    // faults: the trigger's own, at its place in the file; chained ONBUILD; FROM as a trigger
+    Pos p = fault_of("FROM busybox\nONBUILD COPY onlyone\n");
+    EXPECT_EQ(p.line, 2);
+    EXPECT_EQ(p.column, 14);
+    p = fault_of("FROM busybox\nONBUILD ONBUILD RUN x\n");
+    EXPECT_EQ(p.line, 2);
+    EXPECT_EQ(p.column, 9);
+    p = fault_of("FROM busybox\nONBUILD FROM x\n");
+    EXPECT_EQ(p.line, 2);
+    p = fault_of("FROM busybox\nONBUILD\n");
+    EXPECT_EQ(p.line, 2);
+    p = fault_of("FROM busybox\nHEALTHCHECK --interval=5 CMD true\n");  // no unit: at the value
+    EXPECT_EQ(p.line, 2);
+    EXPECT_EQ(p.column, 24);
+    p = fault_of("FROM busybox\nHEALTHCHECK --timeout=100us CMD true\n");  // under 1ms
+    EXPECT_EQ(p.line, 2);
+    p = fault_of("FROM busybox\nHEALTHCHECK --retries=-1 CMD true\n");
+    EXPECT_EQ(p.line, 2);
+    p = fault_of("FROM busybox\nHEALTHCHECK --bogus=1 CMD true\n");
+    EXPECT_EQ(p.line, 2);
+    p = fault_of("FROM busybox\nHEALTHCHECK NONE extra\n");
+    EXPECT_EQ(p.line, 2);
+    EXPECT_EQ(p.column, 18);
+    p = fault_of("FROM busybox\nHEALTHCHECK RUN true\n");
+    EXPECT_EQ(p.line, 2);
+    EXPECT_EQ(p.column, 13);
+    p = fault_of("FROM busybox\nHEALTHCHECK CMD\n");
+    EXPECT_EQ(p.line, 2);
+    // Go's durations
+    std::string why;
+    EXPECT_EQ(parse_duration("1m30s", why).value_or(-1), 90'000'000'000LL);
+    EXPECT_EQ(parse_duration("1.5h", why).value_or(-1), 5'400'000'000'000LL);
+    EXPECT_EQ(parse_duration("250ms", why).value_or(-1), 250'000'000LL);
+    EXPECT_EQ(parse_duration("0", why).value_or(-1), 0);
+    EXPECT_FALSE(parse_duration("10", why));
+    EXPECT_FALSE(parse_duration("5x", why));
+    EXPECT_FALSE(parse_duration("", why));
+}
+
 TEST(Dockerfile, Expansion) {
     Env env{{"A", "x"}, {"E", ""}, {"S", "two words"}};
     EXPECT_EQ(ex("$A/${A}/$B", env), "x/x/");
@@ -275,7 +333,7 @@ TEST(Layer, FilesLinksModesAndDigests) {
     EXPECT_EQ(r.whiteouts, 0u);
 
     // the digest is the file's sha256, the diff id the plain tar's (gunzip'ed by another tool)
-    EXPECT_EQ(r.digest, "sha256:" + sha256_of_file(r.path));
+    EXPECT_EQ(r.digest, images::sha256_of_file(r.path));
     auto plain = support::sh("gzip -dc '" + r.path + "' | sha256sum | cut -d' ' -f1");
     ASSERT_EQ(plain.status, 0);
     EXPECT_EQ(r.diff_id, "sha256:" + plain.out.substr(0, 64));
