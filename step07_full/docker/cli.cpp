@@ -23,6 +23,7 @@
 #include <optional>
 
 #include "errors.hpp"
+#include "filters.hpp"
 #include "flags.hpp"
 #include "format.hpp"
 #include "internal.hpp"
@@ -32,6 +33,7 @@
 #include "record.hpp"
 #include "shim/client.hpp"
 #include "state.hpp"
+#include "volumes.hpp"
 
 namespace docker_cli {
 namespace {
@@ -87,7 +89,7 @@ bool is_ours(const std::string& ref) {
 
 const std::map<std::string, std::string> kAlways = {
     {"logs", ""}, {"stop", ""},  {"rm", ""},      {"wait", ""},    {"inspect", ""}, {"top", ""},       {"stats", ""},
-    {"unpause", ""}, {"rename", ""}, {"restart", ""}, {"container", ""}, {"port", ""}, {"cleanup", ""}};
+    {"unpause", ""}, {"rename", ""}, {"restart", ""}, {"container", ""}, {"port", ""}, {"cleanup", ""}, {"volume", ""}};
 
 // ---- small helpers -------------------------------------------------------------------------
 
@@ -390,6 +392,8 @@ json ps_row(const docker::Summary& s, bool no_trunc) {
         if (!ports.empty()) ports += ", ";
         ports += "0.0.0.0:" + std::to_string(p.host_port) + "->" + std::to_string(p.container_port) + "/" + p.proto;
     }
+    std::string labels;
+    for (auto& [k, v] : s.labels) labels += (labels.empty() ? "" : ",") + k + "=" + v;
     std::string cmd = "\"" + s.command + "\"";
     if (!no_trunc && s.command.size() > 20) cmd = "\"" + s.command.substr(0, 19) + "…\"";
     return {{"ID", no_trunc ? s.id : s.id.substr(0, 12)},
@@ -401,7 +405,7 @@ json ps_row(const docker::Summary& s, bool no_trunc) {
             {"Status", s.status},
             {"State", s.state},
             {"Ports", ports},
-            {"Labels", ""},
+            {"Labels", labels},
             {"Networks", ""},
             {"Mounts", ""},
             {"Size", ""}};
@@ -410,12 +414,15 @@ json ps_row(const docker::Summary& s, bool no_trunc) {
 int cmd_ps(const std::vector<std::string>& args) {
     auto a = parse(args, {{"-a", "all"}, {"--all", "all"}, {"-q", "quiet"}, {"--quiet", "quiet"}, {"--no-trunc", "no-trunc"},
                           {"--format=", "format"}, {"-n=", "last"}, {"--last=", "last"}, {"-l", "latest"}, {"--latest", "latest"},
-                          {"-s", "size"}, {"--size", "size"}},
+                          {"-s", "size"}, {"--size", "size"}, {"-f=", "filter"}, {"--filter=", "filter"}},
                    "ps");
     if (!a.positional.empty()) throw BadRequest("\"step07_full ps\" accepts no arguments.");
     Manager m;
     bool all = flag(a, "all") || flag(a, "latest") || !last(a, "last").empty();
-    auto rows = m.list(all);
+    auto fit = a.values.find("filter");
+    docker::Filters filters = docker::filters_from_flags(fit == a.values.end() ? std::vector<std::string>{} : fit->second);
+    docker::check_filters(filters);  // before anything is read: a bad filter is the caller's error
+    auto rows = docker::apply_filters(filters, m.list(true), all);
     if (flag(a, "latest") && rows.size() > 1) rows.resize(1);
     if (auto n = last(a, "last"); !n.empty() && std::stoul(n) < rows.size()) rows.resize(std::stoul(n));
     bool no_trunc = flag(a, "no-trunc");
@@ -639,7 +646,7 @@ int cmd_rm(const std::vector<std::string>& args) {
     auto a = parse(args, {{"-f", "force"}, {"--force", "force"}, {"-v", "volumes"}, {"--volumes", "volumes"}}, "rm");
     need(a, 1, "rm", "[OPTIONS] CONTAINER [CONTAINER...]");
     Manager m;
-    return each(a.positional, [&](const std::string& ref) { m.remove(ref, flag(a, "force")); });
+    return each(a.positional, [&](const std::string& ref) { m.remove(ref, flag(a, "force"), flag(a, "volumes")); });
 }
 
 int cmd_wait(const std::vector<std::string>& args) {
@@ -686,6 +693,91 @@ int cmd_prune(const std::vector<std::string>& args) {
     return 0;
 }
 
+// docker volume ls|create|rm|inspect|prune (volumes.hpp): the store under the data root.
+int cmd_volume(const std::vector<std::string>& rest) {
+    std::string usage = "Usage:  step07_full volume COMMAND (create, ls, inspect, rm, prune)";
+    if (rest.empty()) throw BadRequest(usage);
+    std::string sub = rest.front();
+    std::vector<std::string> args(rest.begin() + 1, rest.end());
+    Manager m;
+    docker::Volumes vols(m.roots());
+    if (sub == "create") {
+        auto a = parse(args, {{"-l=", "label"}, {"--label=", "label"}, {"-d=", "driver"}, {"--driver=", "driver"},
+                              {"--name=", "name"}},
+                       "volume create");
+        if (auto d = last(a, "driver", "local"); d != "local") throw BadRequest("error looking up volume plugin " + d + ": plugin \"" + d + "\" not found");
+        std::string name = last(a, "name", a.positional.empty() ? "" : a.positional[0]);
+        std::map<std::string, std::string> labels;
+        if (auto it = a.values.find("label"); it != a.values.end())
+            for (auto& l : it->second) labels[l.substr(0, l.find('='))] = l.find('=') == std::string::npos ? "" : l.substr(l.find('=') + 1);
+        std::printf("%s\n", vols.create(name, labels).name.c_str());
+        return 0;
+    }
+    if (sub == "ls" || sub == "list") {
+        auto a = parse(args, {{"-q", "quiet"}, {"--quiet", "quiet"}, {"--format=", "format"}}, "volume ls");
+        std::string tmpl = last(a, "format", flag(a, "quiet") ? "{{.Name}}" : "table {{.Driver}}\t{{.Name}}");
+        std::vector<std::vector<std::string>> rows;
+        bool table = docker::format::is_table(tmpl);
+        auto cells = [](const std::string& line) {
+            std::vector<std::string> out;
+            size_t start = 0;
+            for (size_t t; (t = line.find('\t', start)) != std::string::npos; start = t + 1) out.push_back(line.substr(start, t - start));
+            out.push_back(line.substr(start));
+            return out;
+        };
+        if (table) rows.push_back(cells(docker::format::header(tmpl)));
+        for (auto& v : vols.list()) {
+            json row = {{"Driver", "local"}, {"Name", v.name}, {"Mountpoint", v.mountpoint}, {"Scope", "local"}, {"CreatedAt", v.created}};
+            std::string line = docker::format::render(tmpl, row);
+            if (table) rows.push_back(cells(line));
+            else std::printf("%s\n", line.c_str());
+        }
+        if (table) std::fputs(docker::format::tabulate(rows).c_str(), stdout);
+        return 0;
+    }
+    if (sub == "inspect") {
+        auto a = parse(args, {{"-f=", "format"}, {"--format=", "format"}}, "volume inspect");
+        need(a, 1, "volume inspect", "[OPTIONS] VOLUME [VOLUME...]");
+        json all = json::array();
+        int status = 0;
+        for (auto& n : a.positional) {
+            auto v = vols.find(n);
+            if (!v) {
+                narrate::error("Error: No such volume: " + n);
+                status = 1;
+                continue;
+            }
+            if (auto f = last(a, "format"); !f.empty()) std::printf("%s\n", docker::format::render(f, v->to_json()).c_str());
+            else all.push_back(v->to_json());
+        }
+        if (last(a, "format").empty()) std::printf("%s\n", all.dump(4).c_str());
+        return status;
+    }
+    if (sub == "rm" || sub == "remove") {
+        auto a = parse(args, {{"-f", "force"}, {"--force", "force"}}, "volume rm");
+        need(a, 1, "volume rm", "[OPTIONS] VOLUME [VOLUME...]");
+        return each(a.positional, [&](const std::string& n) { vols.remove(n, flag(a, "force")); });
+    }
+    if (sub == "prune") {
+        auto a = parse(args, {{"-f", "force"}, {"--force", "force"}}, "volume prune");
+        if (!flag(a, "force")) {
+            std::printf("WARNING! This will remove all local volumes not used by at least one container.\nAre you sure you want to continue? [y/N] ");
+            std::fflush(stdout);
+            std::string answer;
+            if (!std::getline(std::cin, answer) || (answer != "y" && answer != "Y")) return 0;
+        }
+        auto r = vols.prune();
+        if (!r.deleted.empty()) {
+            std::printf("Deleted Volumes:\n");
+            for (auto& n : r.deleted) std::printf("%s\n", n.c_str());
+            std::printf("\n");
+        }
+        std::printf("Total reclaimed space: %s\n", docker::format::human_size(static_cast<double>(r.space_reclaimed)).c_str());
+        return 0;
+    }
+    throw BadRequest("unknown command: volume " + sub + "\n" + usage);
+}
+
 int cmd_cleanup(const std::vector<std::string>& args) {
     // The shim's exit command: after the container's life is over.
     auto a = parse(args, {{"--data-root=", "data"}, {"--exec-root=", "exec"}}, "container cleanup");
@@ -713,6 +805,7 @@ int dispatch(const std::string& cmd, const std::vector<std::string>& rest) {
     if (cmd == "pause" || cmd == "unpause") return cmd_simple(cmd, rest);
     if (cmd == "rename") return cmd_rename(rest);
     if (cmd == "cleanup") return cmd_cleanup(rest);
+    if (cmd == "volume") return cmd_volume(rest);
     if (cmd == "container") {
         if (rest.empty()) throw BadRequest("Usage:  step07_full container COMMAND (ls, run, start, stop, rm, prune, inspect, logs, ...)");
         std::string sub = rest.front();

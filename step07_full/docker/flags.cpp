@@ -82,7 +82,9 @@ std::vector<Flag> table(RunOptions& o, bool* help) {
              if (auto why = parse_port(v, b); !why.empty()) throw BadRequest(why);
              o.ports.push_back(b);
          },
-         "HOSTPORT:CONTAINERPORT[/tcp]"},
+         "[HOSTPORT:]CONTAINERPORT[/tcp] (no HOSTPORT: a free one is picked)"},
+        {"publish-all", 'P', false, yes(o.publish_all), "publish every EXPOSEd port on a free host port"},
+        {"expose", 0, true, push(o.expose), "a port to expose (80 or 80/tcp)"},
         {"memory", 'm', true, [&o](const std::string& v) { o.memory = size_arg(v, "-m, --memory"); }, "memory limit (64m, 1g)"},
         {"memory-swap", 0, true,
          [&o](const std::string& v) {

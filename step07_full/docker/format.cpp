@@ -191,28 +191,28 @@ std::string header(const std::string& tmpl) {
     return out;
 }
 
-std::string bytes_size(double b) {
-    static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+namespace {
+// b in steps of `base` with the unit names of that base (go-units' 4 significant digits).
+std::string scaled(double b, double base, const char* const (&units)[6]) {
     int u = 0;
-    while (b >= 1024 && u < 5) {
-        b /= 1024;
+    while (b >= base && u < 5) {
+        b /= base;
         ++u;
     }
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.4g%s", b, units[u]);
     return buf;
 }
+}  // namespace
+
+std::string bytes_size(double b) {
+    static const char* const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    return scaled(b, 1024, units);
+}
 
 std::string human_size(double b) {
-    static const char* units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
-    int u = 0;
-    while (b >= 1000 && u < 5) {
-        b /= 1000;
-        ++u;
-    }
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.4g%s", b, units[u]);
-    return buf;
+    static const char* const units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
+    return scaled(b, 1000, units);
 }
 
 std::string tabulate(const std::vector<std::vector<std::string>>& rows) {

@@ -24,6 +24,7 @@
 #include "resources.hpp"
 #include "shim/client.hpp"
 #include "state.hpp"
+#include "volumes.hpp"
 
 namespace docker {
 namespace {
@@ -76,13 +77,8 @@ std::vector<Foreign> foreign_containers() {
         f.image = files::read_line(l.dir + "/image");
         out.push_back(f);
     }
-    DIR* d = ::opendir(store.containers_dir().c_str());
-    if (!d) return out;
-    std::vector<std::string> names;
-    while (dirent* e = ::readdir(d))
-        if (e->d_name[0] != '.') names.push_back(e->d_name);
-    ::closedir(d);
-    for (auto& n : names) {
+    // step06 has no public list of its kept containers (find_leftovers skips them): a scan.
+    for (auto& n : detail::dir_names(store.containers_dir())) {
         std::string dir = store.containers_dir() + "/" + n;
         struct stat st {};
         if (::stat((dir + "/kept").c_str(), &st) != 0) continue;
@@ -96,7 +92,8 @@ json port_map(const Record& r, bool with_ip) {
     json ports = json::object();
     for (auto& p : r.opts.ports) {
         std::string key = std::to_string(p.container_port) + "/" + p.proto;
-        json b = {{"HostIp", with_ip ? "0.0.0.0" : p.host_ip}, {"HostPort", std::to_string(p.host_port)}};
+        // HostConfig keeps what was asked ("" for a picked port), NetworkSettings what is used.
+        json b = {{"HostIp", with_ip ? "0.0.0.0" : p.host_ip}, {"HostPort", !with_ip && p.random ? "" : std::to_string(p.host_port)}};
         ports[key].push_back(b);
     }
     return ports;
@@ -123,11 +120,21 @@ json inspect_json(const Roots& roots, const Record& r, const Live& l) {
     json exposed = json::object();
     if (ic.contains("ExposedPorts") && ic["ExposedPorts"].is_object()) exposed = ic["ExposedPorts"];
     for (auto& port : r.opts.ports) exposed[std::to_string(port.container_port) + "/" + port.proto] = json::object();
+    for (auto& e : r.opts.expose) exposed[e] = json::object();
     json labels = ic.contains("Labels") && ic["Labels"].is_object() ? ic["Labels"] : json::object();
     for (auto& [k, v] : r.opts.labels) labels[k] = v;
 
-    json binds = json::array(), mounts = json::array();
+    json binds = json::array(), mounts = json::array(), volumes = json::object();
     for (auto& v : r.opts.volumes) {
+        if (v.is_volume()) {
+            // Docker's shape of a volume mount; an anonymous one is in Config.Volumes, not Binds.
+            auto anon = Volumes(roots).find(v.volume);
+            if (!anon || !anon->anonymous) binds.push_back(v.volume + ":" + v.container + (v.read_only ? ":ro" : ""));
+            else volumes[v.container] = json::object();
+            mounts.push_back({{"Type", "volume"}, {"Name", v.volume}, {"Source", v.host}, {"Destination", v.container},
+                              {"Driver", "local"}, {"Mode", v.read_only ? "ro" : "z"}, {"RW", !v.read_only}, {"Propagation", ""}});
+            continue;
+        }
         binds.push_back(v.host + ":" + v.container + (v.read_only ? ":ro" : ""));
         mounts.push_back({{"Type", "bind"}, {"Source", v.host}, {"Destination", v.container}, {"Mode", v.read_only ? "ro" : ""},
                           {"RW", !v.read_only}, {"Propagation", "rprivate"}});
@@ -140,6 +147,7 @@ json inspect_json(const Roots& roots, const Record& r, const Live& l) {
         {"Binds", binds.empty() ? json(nullptr) : binds},
         {"NetworkMode", r.opts.network == "bridge" ? "default" : r.opts.network},
         {"PortBindings", port_map(r, false)},
+        {"PublishAllPorts", r.opts.publish_all},
         {"RestartPolicy", {{"Name", r.opts.restart.name}, {"MaximumRetryCount", r.opts.restart.max_retries}}},
         {"AutoRemove", r.opts.auto_remove},
         {"CapAdd", r.opts.cap_add.empty() ? json(nullptr) : json(r.opts.cap_add)},
@@ -173,7 +181,7 @@ json inspect_json(const Roots& roots, const Record& r, const Live& l) {
         {"Env", r.process.env},
         {"Cmd", cmd},
         {"Image", r.image_ref},
-        {"Volumes", nullptr},
+        {"Volumes", volumes.empty() ? json(nullptr) : volumes},
         {"WorkingDir", r.opts.workdir.empty() ? (ic.contains("WorkingDir") ? ic["WorkingDir"] : json("")) : json(r.opts.workdir)},
         {"Entrypoint", entry},
         {"OnBuild", nullptr},
@@ -245,7 +253,7 @@ json Summary::to_json() const {
     for (auto& p : ports)
         ports_j.push_back({{"IP", "0.0.0.0"}, {"PrivatePort", p.container_port}, {"PublicPort", p.host_port}, {"Type", p.proto}});
     return {{"Id", id},         {"Names", {"/" + name}}, {"Image", image}, {"ImageID", image_id}, {"Command", command},
-            {"Created", created}, {"Ports", ports_j},     {"Labels", json::object()}, {"State", state}, {"Status", status},
+            {"Created", created}, {"Ports", ports_j},     {"Labels", labels}, {"State", state}, {"Status", status},
             {"HostConfig", {{"NetworkMode", "default"}}}, {"Mounts", json::array()}};
 }
 
@@ -266,8 +274,15 @@ std::vector<Summary> Manager::list(bool all) const {
         s.image_id = r->image_id;
         s.command = detail::quote_command(shown_args(*r));
         s.created = detail::parse_time(r->created);
+        s.created_at = r->created;
         s.state = l.status;
         s.status = status_text(l);
+        s.exit_code = l.exit_code;
+        const json& ic = r->image_config;
+        if (ic.contains("Labels") && ic["Labels"].is_object())
+            for (auto& [k, v] : ic["Labels"].items())
+                if (v.is_string()) s.labels[k] = v.get<std::string>();
+        for (auto& [k, v] : r->opts.labels) s.labels[k] = v;
         if (l.running()) s.ports = r->opts.ports;
         out.push_back(s);
     }

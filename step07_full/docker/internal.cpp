@@ -1,10 +1,12 @@
 #include "internal.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -182,6 +184,25 @@ std::string quote_command(const std::vector<std::string>& args) {
         }
     }
     return out;
+}
+
+Record load_record(const Roots& roots, const std::string& ref, std::string& id) {
+    Records records(roots.data);
+    id = records.resolve(ref);
+    auto r = records.load(id);
+    if (!r) throw NotFound("No such container: " + ref);
+    return *r;
+}
+
+std::vector<std::string> dir_names(const std::string& dir) {
+    std::vector<std::string> names;
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return names;
+    while (dirent* e = ::readdir(d))
+        if (e->d_name[0] != '.') names.push_back(e->d_name);
+    ::closedir(d);
+    std::sort(names.begin(), names.end());
+    return names;
 }
 
 }  // namespace docker::detail

@@ -39,6 +39,14 @@ struct Live {
 };
 Live live(const Roots& roots, const Record& r);
 
+// The names in a directory, sorted, without "." and ".." and other dot files (none when it
+// cannot be read): the one directory scan of the module (containers, volumes, /dev).
+std::vector<std::string> dir_names(const std::string& dir);
+
+// The record of the container `ref` names (a name or an id prefix); its id in `id`.
+// NotFound "No such container: REF".
+Record load_record(const Roots& roots, const std::string& ref, std::string& id);
+
 // The runtime binary: $MINIBOX_RUNTIME, else step07_full next to this executable, else PATH.
 std::string runtime_binary();
 // Runs the runtime with `args` (after --root R); returns its status, its stderr in `err`.

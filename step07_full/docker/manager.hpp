@@ -60,9 +60,12 @@ struct Summary {
     std::string image_id; // "sha256:..." ("" for step06's bare images)
     std::string command;  // "sh -c 'echo hi'", as docker quotes it
     std::int64_t created = 0;  // unix seconds
+    std::string created_at;    // RFC 3339 with nanoseconds (fixed width: compares as text)
     std::string state;    // created | running | paused | restarting | exited | dead
     std::string status;   // "Up 3 seconds", "Exited (0) 2 minutes ago", "Created"
     std::vector<PortBinding> ports;
+    std::map<std::string, std::string> labels;  // the image's Labels, then -l / the create body's
+    int exit_code = 0;    // the last exit (exited containers)
     bool foreign = false; // step06's --keep container or a leftover: shown by ps -a, removable by rm
     // Docker's /containers/json element: Id, Names ["/n"], Image, ImageID, Command, Created,
     // State, Status, Ports [{IP, PrivatePort, PublicPort, Type}], Labels, Mounts, HostConfig.
@@ -124,6 +127,16 @@ struct Event {
 
 enum class WaitCondition { not_running, next_exit, removed };
 
+// A path in a container, as docker cp's stat header has it (Go's os.FileMode bits in mode).
+struct PathStat {
+    std::string name;
+    std::int64_t size = 0;
+    std::uint32_t mode = 0;
+    std::string mtime;        // RFC 3339
+    std::string link_target;  // a symlink's target, else ""
+    nlohmann::json to_json() const;  // {"name", "size", "mode", "mtime", "linkTarget"}
+};
+
 class Manager {
 public:
     explicit Manager(Roots roots = {});
@@ -155,8 +168,9 @@ public:
     void kill(const std::string& ref, const std::string& signal = "KILL");
     void restart(const std::string& ref, std::optional<int> timeout = std::nullopt);
     // Refused (125) for a running container without `force` (then: kill, wait, remove).
-    // Everything goes: the shim, the runtime's container, the overlay, the record.
-    void remove(const std::string& ref, bool force = false);
+    // Everything goes: the shim, the runtime's container, the overlay, the record; with
+    // `volumes` (rm -v) or AutoRemove (--rm) its anonymous volumes too (volumes.hpp).
+    void remove(const std::string& ref, bool force = false, bool volumes = false);
     // Blocks until the condition; returns the exit code (Docker's StatusCode).
     int wait(const std::string& ref, WaitCondition cond = WaitCondition::not_running);
     // Streams the json-file log to `sink`; with follow, until the container stops (or the sink
@@ -190,6 +204,16 @@ public:
     // a tty it carries raw bytes, else Docker's stdcopy frames (8-byte header [stream, 0, 0, 0,
     // length big-endian]); writes to it go to the container's stdin, shutdown(SHUT_WR) closes it.
     unique_fd attach(const std::string& ref, const AttachOptions& opts);
+
+    // docker cp (archive.cpp): paths resolved inside the container's root (openat2
+    // RESOLVE_IN_ROOT; under a volume, in its directory), running or stopped. NotFound "Could
+    // not find the file P in container ID"; BadRequest for a relative path or a PUT target
+    // that is not a directory, or an archive entry escaping it.
+    PathStat stat_path(const std::string& ref, const std::string& path) const;
+    // A tar (pax) of `path` named by its base name (a directory with its whole tree).
+    std::string archive_path(const std::string& ref, const std::string& path, PathStat* stat = nullptr) const;
+    // Extracts the tar file `tar_file` into the directory `dir` of the container.
+    void extract_to(const std::string& ref, const std::string& dir, const std::string& tar_file);
 
     // What step06 left: --keep containers and leftovers of dead runs (root_dir()/containers):
     // listed by list(true) with Summary::foreign, removed by remove(id).

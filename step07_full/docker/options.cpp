@@ -61,9 +61,18 @@ std::string parse_port(const std::string& text, PortBinding& out) {
             return "invalid argument " + dq(text) + " for \"-p, --publish\" flag: only 0.0.0.0 (every address) can be published on";
         b.host_ip.clear();
     }
-    if (colons == 0)
-        return "invalid argument " + dq(text) +
-               " for \"-p, --publish\" flag: a host port is needed (HOSTPORT:CONTAINERPORT): step04 picks no random ports";
+    if (colons == 0 || rest.starts_with(":")) {
+        // CONTAINERPORT alone (or with an empty host port): a free host port, picked at create.
+        std::string cport = colons == 0 ? rest : rest.substr(1);
+        net::PortSpec spec;
+        if (auto why = net::parse_port("1:" + cport, spec); !why.empty())
+            return "invalid argument " + dq(text) + " for \"-p, --publish\" flag: " + why;
+        b.host_port = 0;
+        b.container_port = spec.container;
+        b.proto = spec.proto;
+        out = b;
+        return {};
+    }
     net::PortSpec spec;
     if (auto why = net::parse_port(rest, spec); !why.empty())
         return "invalid argument " + dq(text) + " for \"-p, --publish\" flag: " + why;
@@ -75,15 +84,44 @@ std::string parse_port(const std::string& text, PortBinding& out) {
 }
 
 std::string parse_volume(const std::string& text, VolumeBinding& out) {
-    // Named volumes (no "/" in the first part) would need a volume store: not here.
+    auto bad = [&](const std::string& why) { return "invalid argument " + dq(text) + " for \"-v, --volume\" flag: " + why; };
     auto colon = text.find(':');
-    if (colon != std::string::npos && text.substr(0, colon).find('/') == std::string::npos && colon > 0)
-        return "invalid argument " + dq(text) + " for \"-v, --volume\" flag: named volumes are not supported, give a host path";
+    std::string first = text.substr(0, colon);
+    std::string rest = colon == std::string::npos ? "" : text.substr(colon);  // ":/path[:ro]" or ":ro"
     std::string why;
+    if (!first.empty() && first[0] != '/') {
+        // NAME:/path[:mode]: a named volume (Docker's test: the source is not a path).
+        if (rest.empty()) return bad("a volume needs a path in the container: NAME:/PATH");
+        if (!valid_volume_name(first))
+            return bad("\"" + first + "\" includes invalid characters for a local volume name, only "
+                       "\"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path");
+        auto v = mnt::parse_volume("/" + rest, why);  // the container side, checked as -v's
+        if (!v) return bad(why);
+        out = VolumeBinding{"", v->container, v->read_only, first};
+        return {};
+    }
+    if (colon == std::string::npos || rest == ":ro" || rest == ":rw") {
+        // /path[:mode] alone: an anonymous volume.
+        auto v = mnt::parse_volume("/:" + text, why);
+        if (!v) return bad(why);
+        out = VolumeBinding{"", v->container, v->read_only, ""};
+        return {};
+    }
     auto v = mnt::parse_volume(text, why);
-    if (!v) return "invalid argument " + dq(text) + " for \"-v, --volume\" flag: " + why;
-    out = VolumeBinding{v->host, v->container, v->read_only};
+    if (!v) return bad(why);
+    out = VolumeBinding{v->host, v->container, v->read_only, ""};
     return {};
+}
+
+bool valid_volume_name(const std::string& name) {
+    if (name.size() < 2) return false;
+    auto ok = [](char c, bool first) {
+        return std::isalnum(static_cast<unsigned char>(c)) || (!first && (c == '_' || c == '.' || c == '-'));
+    };
+    if (!ok(name[0], true)) return false;
+    for (size_t i = 1; i < name.size(); ++i)
+        if (!ok(name[i], false)) return false;
+    return true;
 }
 
 std::string parse_device(const std::string& text, DeviceBinding& out) {
@@ -203,17 +241,26 @@ void validate(RunOptions& o) {
         throw BadRequest("published ports need --network bridge (with --network " + o.network + " there is nothing to forward to)");
     for (size_t i = 0; i < o.ports.size(); ++i) {
         const auto& p = o.ports[i];
-        if (p.host_port == 0 || p.container_port == 0) throw BadRequest("invalid port: 0 is not a port (1-65535)");
+        if (p.container_port == 0) throw BadRequest("invalid port: 0 is not a port (1-65535)");
         if (p.proto != "tcp") throw BadRequest("invalid port " + std::to_string(p.host_port) + "/" + p.proto + ": only tcp can be published");
         for (size_t j = 0; j < i; ++j)
-            if (o.ports[j].host_port == p.host_port)
+            if (p.host_port != 0 && o.ports[j].host_port == p.host_port)
                 throw BadRequest("port " + std::to_string(p.host_port) + " is published twice");
     }
+    for (auto& e : o.expose) {
+        net::PortSpec spec;
+        if (auto why = net::parse_port("1:" + e, spec); !why.empty()) throw BadRequest("invalid argument \"" + e + "\" for \"--expose\" flag: " + why);
+        e = std::to_string(spec.container) + "/" + spec.proto;
+    }
+    if (o.publish_all && o.network != "bridge")
+        throw BadRequest("-P, --publish-all needs --network bridge (with --network " + o.network + " there is nothing to forward to)");
     for (auto& v : o.volumes) {
         // From the engine the struct comes filled directly: the same checks as -v.
-        std::string text = v.host + ":" + v.container + (v.read_only ? ":ro" : "");
+        std::string source = !v.volume.empty() ? v.volume : v.host;  // "" = anonymous
+        std::string text = (source.empty() ? "" : source + ":") + v.container + (v.read_only ? ":ro" : "");
         VolumeBinding checked;
         if (auto w = parse_volume(text, checked); !w.empty()) throw BadRequest(w);
+        if (checked.is_volume()) checked.host = v.host;  // a volume's _data, once create gave it
         v = checked;
     }
     for (auto& d : o.devices) {

@@ -17,22 +17,27 @@
 
 namespace docker {
 
-// -p [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp]. host_port 0 = the container port alone
-// (not published; only EXPOSEd), which step04 cannot do: refused by validate().
+// -p [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/tcp]. host_port 0 = a free host port, picked at
+// create (ports.hpp: bind(2) to port 0), then `random` says it was picked.
 struct PortBinding {
     std::string host_ip;         // "" = every address (0.0.0.0)
     std::uint16_t host_port = 0;
     std::uint16_t container_port = 0;
     std::string proto = "tcp";   // only tcp: step04 publishes TCP
+    bool random = false;         // host_port was picked (HostConfig shows HostPort "")
     bool operator==(const PortBinding&) const = default;
 };
 
-// -v HOST:CONTAINER[:ro|:rw] (bind mounts only: named volumes are not supported).
+// -v HOST:CONTAINER[:ro|:rw] (a bind mount), -v NAME:CONTAINER[:ro|:rw] (a named volume,
+// volumes.hpp), -v CONTAINER[:ro|:rw] (an anonymous volume: volume and host empty until
+// create gives it one).
 struct VolumeBinding {
-    std::string host;       // absolute on the host
+    std::string host;       // absolute on the host (a volume's: its _data, filled at create)
     std::string container;  // absolute, normalized
     bool read_only = false;
+    std::string volume;     // the volume's name ("" = a bind mount, or anonymous while host is "")
     bool operator==(const VolumeBinding&) const = default;
+    bool is_volume() const { return !volume.empty() || host.empty(); }
 };
 
 // --device HOST[:CONTAINER[:PERMS]]
@@ -77,6 +82,8 @@ struct RunOptions {
     std::vector<VolumeBinding> volumes;
     std::string network = "bridge";  // none | bridge | host
     std::vector<PortBinding> ports;
+    bool publish_all = false;          // -P: every EXPOSEd port (the image's, --expose) on a free port
+    std::vector<std::string> expose;   // --expose 80[/tcp]
     std::optional<std::uint64_t> memory;       // -m bytes
     std::optional<std::int64_t> memory_swap;   // bytes; -1 = unlimited
     std::optional<double> cpus;                // --cpus
@@ -112,5 +119,7 @@ void validate(RunOptions& opts);
 
 // Names: [a-zA-Z0-9][a-zA-Z0-9_.-]+ (docker's rule), as given (no leading "/").
 bool valid_name(const std::string& name, std::string& why);
+// Volume names: [a-zA-Z0-9][a-zA-Z0-9_.-]+ (docker's rule for the local driver).
+bool valid_volume_name(const std::string& name);
 
 }  // namespace docker

@@ -46,8 +46,10 @@ json opt(const std::optional<T>& v) {
 json to_json(const RunOptions& o) {
     json ports = json::array(), volumes = json::array(), devices = json::array();
     for (auto& p : o.ports)
-        ports.push_back({{"host_ip", p.host_ip}, {"host_port", p.host_port}, {"container_port", p.container_port}, {"proto", p.proto}});
-    for (auto& v : o.volumes) volumes.push_back({{"host", v.host}, {"container", v.container}, {"read_only", v.read_only}});
+        ports.push_back({{"host_ip", p.host_ip}, {"host_port", p.host_port}, {"container_port", p.container_port}, {"proto", p.proto},
+                         {"random", p.random}});
+    for (auto& v : o.volumes)
+        volumes.push_back({{"host", v.host}, {"container", v.container}, {"read_only", v.read_only}, {"volume", v.volume}});
     for (auto& d : o.devices) devices.push_back({{"host", d.host}, {"container", d.container}, {"perms", d.perms}});
     return {
         {"image", o.image}, {"cmd", o.cmd}, {"entrypoint", o.entrypoint ? json(*o.entrypoint) : json(nullptr)},
@@ -55,7 +57,7 @@ json to_json(const RunOptions& o) {
         {"labels", o.labels}, {"stop_signal", o.stop_signal}, {"stop_timeout", opt(o.stop_timeout)},
         {"detach", o.detach}, {"interactive", o.interactive}, {"tty", o.tty}, {"auto_remove", o.auto_remove},
         {"init", o.init}, {"read_only", o.read_only}, {"volumes", volumes}, {"network", o.network},
-        {"ports", ports}, {"memory", opt(o.memory)}, {"memory_swap", opt(o.memory_swap)}, {"cpus", opt(o.cpus)},
+        {"ports", ports}, {"publish_all", o.publish_all}, {"expose", o.expose}, {"memory", opt(o.memory)}, {"memory_swap", opt(o.memory_swap)}, {"cpus", opt(o.cpus)},
         {"cpu_shares", opt(o.cpu_shares)}, {"cpuset_cpus", o.cpuset_cpus}, {"pids_limit", opt(o.pids_limit)},
         {"cap_add", o.cap_add}, {"cap_drop", o.cap_drop}, {"privileged", o.privileged},
         {"security_opt", o.security_opt}, {"userns", o.userns}, {"devices", devices},
@@ -83,12 +85,15 @@ RunOptions options_from_json(const json& j) {
     get(j, "init", o.init);
     get(j, "read_only", o.read_only);
     if (auto it = j.find("volumes"); it != j.end())
-        for (auto& v : *it) o.volumes.push_back({v.value("host", ""), v.value("container", ""), v.value("read_only", false)});
+        for (auto& v : *it)
+            o.volumes.push_back({v.value("host", ""), v.value("container", ""), v.value("read_only", false), v.value("volume", "")});
     get(j, "network", o.network);
     if (auto it = j.find("ports"); it != j.end())
         for (auto& p : *it)
             o.ports.push_back({p.value("host_ip", ""), p.value("host_port", std::uint16_t(0)),
-                               p.value("container_port", std::uint16_t(0)), p.value("proto", "tcp")});
+                               p.value("container_port", std::uint16_t(0)), p.value("proto", "tcp"), p.value("random", false)});
+    get(j, "publish_all", o.publish_all);
+    get(j, "expose", o.expose);
     get_opt(j, "memory", o.memory);
     get_opt(j, "memory_swap", o.memory_swap);
     get_opt(j, "cpus", o.cpus);
