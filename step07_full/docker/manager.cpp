@@ -19,9 +19,11 @@
 #include "lifecycle.hpp"
 #include "narrate.hpp"
 #include "overlay.hpp"
+#include "host_ports.hpp"
 #include "shim/client.hpp"
 #include "state.hpp"
 #include "container.hpp"
+#include "volumes.hpp"
 
 namespace docker {
 namespace {
@@ -176,17 +178,27 @@ std::string Manager::create(RunOptions opts) {
         r.stop_signal = !opts.stop_signal.empty() ? opts.stop_signal : img->stop_signal;
         r.creator = state::Owner::self().str();
         r.process = plan_process(opts, *img, id);
+        // -p 80, -P: free host ports, none another record holds (taken under the names lock).
+        std::vector<std::uint16_t> taken;
+        for (auto& other : records.ids())
+            if (auto o = records.load(other))
+                for (auto& b : o->opts.ports) taken.push_back(b.host_port);
+        assign_host_ports(opts, img->exposed, taken);
         r.opts = opts;
         records.save(r);
     }
     auto p = detail::paths(roots_, r.id);
     FileLock lock(p.lock);
     try {
+        // -v NAME:/path and -v /path: the volumes made (or found), their _data bound.
+        Volumes(roots_).attach(r.opts);
+        records.save(r);
         json config = make_config(r.opts, r.process, {p.record + "/merged", p.shim}, r.id);
         files::write(p.record + "/config.json", config.dump(2) + "\n");
         files::write(p.log, "");
         hold_image(*img, r.id);
         auto ready = spawn_shim(roots_, r, p, false);
+        Volumes(roots_).copy_up(r.opts, p.record + "/merged");
         r.complete = true;
         r.creator.clear();
         records.save(r);
@@ -200,6 +212,7 @@ std::string Manager::create(RunOptions opts) {
             image::remove_tree(p.record);
             release_image(r.id);
             ::unlink(p.lock.c_str());
+            Volumes(roots_).remove_anonymous(r.opts, r.id);
         } catch (const Error& e) {
             narrate::warn("cleaning up after a failed create: " + e.line());
         }
@@ -362,7 +375,7 @@ void Manager::restart(const std::string& ref, std::optional<int> timeout) {
     if (r) emit(*this, *r, "restart");
 }
 
-void Manager::remove(const std::string& ref, bool force) {
+void Manager::remove(const std::string& ref, bool force, bool volumes) {
     Records records(roots_.data);
     std::string id;
     try {
@@ -411,6 +424,8 @@ void Manager::remove(const std::string& ref, bool force) {
     image::remove_tree(p.record);
     release_image(id);
     ::unlink(p.lock.c_str());
+    // rm -v, and --rm: the anonymous volumes go with the container (named ones never do).
+    if (volumes || r->opts.auto_remove) Volumes(roots_).remove_anonymous(r->opts, id);
     emit(*this, *r, "destroy");
 }
 
@@ -463,32 +478,25 @@ int Manager::wait_exit(const std::string& id, bool next_exit) {
     }
 }
 
-void Manager::pause(const std::string& ref) {
-    Records records(roots_.data);
-    std::string id = records.resolve(ref);
-    auto p = detail::paths(roots_, id);
-    auto r = records.load(id);
-    if (!r) throw NotFound("No such container: " + ref);
-    auto l = detail::live(roots_, *r);
-    if (l.status == "paused") throw Conflict("Container " + id + " is already paused");
-    if (!l.running()) throw Conflict("Container " + id + " is not running");
+namespace {
+// pause and unpause: the runtime's freezer, from running to paused and back.
+void set_paused(const Manager& m, const Roots& roots, const std::string& ref, bool pause) {
+    std::string id;
+    Record r = detail::load_record(roots, ref, id);
+    auto p = detail::paths(roots, id);
+    auto l = detail::live(roots, r);
+    if (pause && l.status == "paused") throw Conflict("Container " + id + " is already paused");
+    if (pause && !l.running()) throw Conflict("Container " + id + " is not running");
+    if (!pause && l.status != "paused") throw Conflict("Container " + id + " is not paused");
     std::string err;
-    if (detail::run_runtime(p, {"pause", id}, &err) != 0) throw Error("pause " + id.substr(0, 12) + ": " + err);
-    emit(*this, *r, "pause");
+    if (detail::run_runtime(p, {pause ? "pause" : "resume", id}, &err) != 0)
+        throw Error(std::string(pause ? "pause " : "unpause ") + id.substr(0, 12) + ": " + err);
+    emit(m, r, pause ? "pause" : "unpause");
 }
+}  // namespace
 
-void Manager::unpause(const std::string& ref) {
-    Records records(roots_.data);
-    std::string id = records.resolve(ref);
-    auto p = detail::paths(roots_, id);
-    auto r = records.load(id);
-    if (!r) throw NotFound("No such container: " + ref);
-    auto l = detail::live(roots_, *r);
-    if (l.status != "paused") throw Conflict("Container " + id + " is not paused");
-    std::string err;
-    if (detail::run_runtime(p, {"resume", id}, &err) != 0) throw Error("unpause " + id.substr(0, 12) + ": " + err);
-    emit(*this, *r, "unpause");
-}
+void Manager::pause(const std::string& ref) { set_paused(*this, roots_, ref, true); }
+void Manager::unpause(const std::string& ref) { set_paused(*this, roots_, ref, false); }
 
 void Manager::rename(const std::string& ref, const std::string& new_name) {
     std::string name = new_name.starts_with("/") ? new_name.substr(1) : new_name;
