@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include "errors.hpp"
 #include "files.hpp"
 #include "image_store.hpp"
+#include "internal.hpp"
 #include "limits.hpp"
 #include "narrate.hpp"
 #include "overlay.hpp"
@@ -61,6 +63,31 @@ std::vector<std::vector<std::string>> colon_table(const std::string& text) {
 }
 
 std::string to_cap(const std::string& short_name) { return "CAP_" + short_name; }
+
+// --privileged: every device node of the host's /dev, as Docker's HostDevices lists them (a
+// walk of /dev without following links; pts, shm, mqueue, fd and the console are the
+// container's own). Each becomes a linux.devices entry the runtime mknods (or binds).
+void walk_devices(const std::string& dir, json& out) {
+    for (auto& n : detail::dir_names(dir)) {
+        std::string path = dir + "/" + n;
+        struct stat st {};
+        if (::lstat(path.c_str(), &st) < 0) continue;
+        if (S_ISDIR(st.st_mode)) {
+            if (dir == "/dev" && (n == "pts" || n == "shm" || n == "mqueue" || n == "fd")) continue;
+            walk_devices(path, out);
+            continue;
+        }
+        if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) continue;
+        if (path == "/dev/console") continue;
+        out.push_back({{"path", path},
+                       {"type", S_ISBLK(st.st_mode) ? "b" : "c"},
+                       {"major", major(st.st_rdev)},
+                       {"minor", minor(st.st_rdev)},
+                       {"fileMode", st.st_mode & 07777},
+                       {"uid", st.st_uid},
+                       {"gid", st.st_gid}});
+    }
+}
 
 }  // namespace
 
@@ -194,7 +221,10 @@ json make_config(const RunOptions& o, const Process& p, const BundlePaths& paths
     std::vector<std::string> every;
     for (int n = 0; n <= spec::last_capability(); ++n) {
         std::string name = spec::capability_name(n);
-        if (name.starts_with("CAP_")) every.push_back(name.substr(4));
+        // "Every" is every one this process may hand on: those in its bounding set (dockerd's
+        // GetAllCapabilities reads its own bounding set too). A capability the host has taken
+        // from us would make the runtime's capset(2) fail with EPERM.
+        if (name.starts_with("CAP_") && ::prctl(PR_CAPBSET_READ, n) == 1) every.push_back(name.substr(4));
     }
     if (o.privileged) caps = every;
     else caps = kDefaultCaps;
@@ -244,6 +274,10 @@ json make_config(const RunOptions& o, const Process& p, const BundlePaths& paths
         linux.erase("maskedPaths");
         linux.erase("readonlyPaths");
         linux["resources"]["devices"] = json::array({{{"allow", true}, {"access", "rwm"}}});
+        json host = json::array();
+        walk_devices("/dev", host);
+        narrate::note("docker", "--privileged: the host's " + std::to_string(host.size()) + " device nodes are made in the container's /dev");
+        for (auto& d : host) linux["devices"].push_back(d);
         for (auto& m : c["mounts"])
             if (m["destination"] == "/sys" || m["destination"] == "/sys/fs/cgroup") {
                 json opts = json::array();
