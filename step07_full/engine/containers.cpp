@@ -12,21 +12,29 @@
 #include "areas.hpp"
 #include "create_body.hpp"
 #include "errors.hpp"
+#include "docker/filters.hpp"
 #include "events.hpp"
 #include "hijack.hpp"
 #include "router.hpp"
 #include "shim/client.hpp"
+#include "streams.hpp"
 #include "system.hpp"
 #include "trace.hpp"
 
 namespace engine {
 
+void forget_execs(const std::string& container);            // exec.cpp
+std::vector<std::string> exec_ids(const std::string& container);  // exec.cpp
+
 docker::Manager& manager() {
     static docker::Manager* m = [] {
         auto* mgr = new docker::Manager();
         // The manager's own events (create, start, stop, kill, destroy, ...) go on the bus; "die"
-        // comes from the watchers, which see the exit.
-        mgr->on_event = [](const docker::Event& e) { events::publish("container", e.action, e.id, e.attributes); };
+        // comes from the watchers, which see the exit. A removed container's execs are freed.
+        mgr->on_event = [](const docker::Event& e) {
+            if (e.action == "destroy") forget_execs(e.id);
+            events::publish("container", e.action, e.id, e.attributes);
+        };
         return mgr;
     }();
     return *m;
@@ -58,6 +66,7 @@ bool running(const nlohmann::json& inspect) {
 
 void watcher(std::string id) {
     auto& m = manager();
+    shim::CleaningWaiter cleaning;  // this thread settles and auto-removes: the shim runs no exit command
     for (;;) {
         int code = 0;
         nlohmann::json info;
@@ -151,53 +160,15 @@ namespace {
 
 // ---- list, inspect ------------------------------------------------------------------------
 
-nlohmann::json parse_filters(const Ctx& c) {
-    std::string f = c.q("filters");
-    if (f.empty()) return nlohmann::json::object();
-    try {
-        return nlohmann::json::parse(f);
-    } catch (const std::exception& e) {
-        throw bad_request(std::string("invalid filters: ") + e.what());
-    }
-}
-
-std::vector<std::string> filter_values(const nlohmann::json& v) {
-    std::vector<std::string> out;
-    if (v.is_array())
-        for (auto& s : v) out.push_back(s.get<std::string>());
-    else if (v.is_object())
-        for (auto& [k, on] : v.items()) out.push_back(k);
-    return out;
-}
-
-// Docker's ps filters: id, name, status, label, exited, ancestor (others are refused, as dockerd).
-bool passes(const nlohmann::json& filters, const nlohmann::json& s) {
-    for (auto& [key, v] : filters.items()) {
-        auto want = filter_values(v);
-        if (want.empty()) continue;
-        bool ok = false;
-        std::string id = s.value("Id", "");
-        for (auto& w : want) {
-            if (key == "id") ok |= id.rfind(w, 0) == 0;
-            else if (key == "name") {
-                for (auto& n : s["Names"]) ok |= n.get<std::string>().find(w) != std::string::npos;
-            } else if (key == "status") ok |= s.value("State", "") == w;
-            else if (key == "ancestor") ok |= s.value("Image", "") == w || s.value("ImageID", "").find(w) != std::string::npos;
-            else if (key == "exited") {
-                std::string st = s.value("Status", "");
-                ok |= s.value("State", "") == "exited" && st.find("(" + w + ")") != std::string::npos;
-            } else if (key == "label") {
-                auto eq = w.find('=');
-                std::string k = w.substr(0, eq);
-                const auto& labels = s.contains("Labels") && s["Labels"].is_object() ? s["Labels"] : nlohmann::json::object();
-                ok |= labels.contains(k) && (eq == std::string::npos || labels[k] == w.substr(eq + 1));
-            } else {
-                throw bad_request("Invalid filter '" + key + "'");
-            }
-        }
-        if (!ok) return false;
-    }
-    return true;
+// filters={"status":{"exited":true}} (docker ps -f): docker/filters.hpp reads and applies them,
+// the same code as the front end's `ps --filter`.
+docker::Filters parse_filters(const Ctx& c) {
+    nlohmann::json j = query_json(c, "filters");
+    return mapped([&] {
+        auto out = docker::filters_from_json(j);
+        docker::check_filters(out);
+        return out;
+    });
 }
 
 // dockerd's Command (daemon/list.go): Path, then each arg, wrapped in single quotes when it
@@ -214,9 +185,9 @@ std::string docker_command(const nlohmann::json& inspect) {
     return cmd;
 }
 
-nlohmann::json summaries(bool all) {
+nlohmann::json summaries(const docker::Filters& filters, bool all) {
     nlohmann::json out = nlohmann::json::array();
-    for (auto& s : manager().list(all)) {
+    for (auto& s : docker::apply_filters(filters, manager().list(true), all)) {
         auto j = s.to_json();
         if (!s.foreign) {
             try {
@@ -232,12 +203,7 @@ nlohmann::json summaries(bool all) {
 
 void list(Ctx& c) {
     auto filters = parse_filters(c);
-    bool all = c.flag("all");
-    // A status filter other than running needs the stopped ones too (dockerd does the same).
-    if (filters.contains("status") || filters.contains("exited")) all = true;
-    nlohmann::json out = nlohmann::json::array();
-    for (auto& s : mapped([&] { return summaries(all); }))
-        if (passes(filters, s)) out.push_back(s);
+    auto out = mapped([&] { return summaries(filters, c.flag("all")); });
     // Newest first, as docker ps shows them; limit=N (docker ps -n / -l).
     std::stable_sort(out.begin(), out.end(),
                      [](const nlohmann::json& a, const nlohmann::json& b) { return a.value("Created", 0) > b.value("Created", 0); });
@@ -250,6 +216,8 @@ void list(Ctx& c) {
 
 void inspect(Ctx& c) {
     auto j = mapped([&] { return manager().inspect(c.param("id")); });
+    auto ids = exec_ids(j.value("Id", ""));
+    j["ExecIDs"] = ids.empty() ? nlohmann::json(nullptr) : nlohmann::json(ids);
     c.conn.send_json(http::status::ok, j);
 }
 
@@ -335,8 +303,9 @@ void remove(Ctx& c) {
                        ". Stop the container before attempting removal or force remove");
     trace::hop("engine -> shim", "remove " + id.substr(0, 12) + (force ? " (force: kill first)" : "") +
                                      ": runtime delete, overlay, record");
+    bool volumes = c.flag("v");
     mapped([&] {
-        manager().remove(id, force);
+        manager().remove(id, force, volumes);
         return 0;
     });
 }
@@ -435,13 +404,25 @@ void stats(Ctx& c) {
         c.conn.send_json(http::status::ok, sample());
         return;
     }
-    c.conn.begin_stream(http::status::ok, "application/json");
-    while (c.conn.chunk(sample().dump() + "\n")) {
-        std::this_thread::sleep_for(std::chrono::seconds(1));
-        if (c.conn.peer_gone()) return;
-        if (state_of(id) != "running") break;
-    }
-    c.conn.end_stream();
+    // stream=true (docker stats): one object a second, until the client goes away (its write
+    // fails, or peer_gone() sees the socket closed) or the container stops. The next sample is
+    // due a second after the previous one began (a sample itself takes a quarter of a second).
+    trace::hop("engine -> cgroup", "stats of " + id.substr(0, 12) + ", one sample a second while the client reads");
+    json_stream(
+        c.conn,
+        [&](auto& send) {
+            auto next = std::chrono::steady_clock::now();
+            for (;;) {
+                next += std::chrono::seconds(1);
+                if (!send(sample())) return;
+                while (std::chrono::steady_clock::now() < next) {
+                    if (c.conn.peer_gone()) return;
+                    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                }
+                if (state_of(id) != "running") return;
+            }
+        },
+        "\n");
 }
 
 void prune(Ctx& c) {
@@ -502,8 +483,13 @@ void attach(Ctx& c) {
 
 }  // namespace
 
+void add_volume_routes(Router& r);   // volumes.cpp
+void add_archive_routes(Router& r);  // archive.cpp
+
 void add_container_routes(Router& r) {
     using V = http::verb;
+    add_volume_routes(r);
+    add_archive_routes(r);
     system::hooks().containers = [] {
         nlohmann::json out = nlohmann::json::array();
         for (auto& s : manager().list(true)) out.push_back(s.to_json());

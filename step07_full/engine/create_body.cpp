@@ -85,18 +85,29 @@ docker::RunOptions options_from_create(const json& body, const std::string& name
         if (auto why = docker::parse_volume(b, v); !why.empty()) throw bad_request(why);
         o.volumes.push_back(v);
     }
-    // --mount type=bind (the CLI's other form of -v).
+    // --mount type=bind|volume (the CLI's other form of -v).
     if (host.contains("Mounts") && host["Mounts"].is_array()) {
         for (auto& m : host["Mounts"]) {
-            if (m.value("Type", "") != "bind")
-                throw bad_request("mount type \"" + m.value("Type", "") + "\" is not supported (only bind)");
+            std::string type = m.value("Type", "");
+            if (type != "bind" && type != "volume")
+                throw bad_request("mount type \"" + type + "\" is not supported (bind or volume)");
             docker::VolumeBinding v;
-            v.host = m.value("Source", "");
+            (type == "bind" ? v.host : v.volume) = m.value("Source", "");
             v.container = m.value("Target", "");
             v.read_only = m.value("ReadOnly", false);
             o.volumes.push_back(v);
         }
     }
+    // -v /path (no source): the CLI sends it as Config.Volumes {"/path": {}}, an anonymous volume.
+    if (cfg.contains("Volumes") && cfg["Volumes"].is_object())
+        for (auto& [path, unused] : cfg["Volumes"].items()) {
+            bool bound = false;
+            for (auto& v : o.volumes) bound = bound || v.container == path;
+            if (bound) continue;
+            docker::VolumeBinding v;
+            if (auto why = docker::parse_volume(path, v); !why.empty()) throw bad_request(why);
+            o.volumes.push_back(v);
+        }
     for (auto& d : host.value("Devices", json::array())) {
         docker::DeviceBinding dev;
         dev.host = d.value("PathOnHost", "");
@@ -145,6 +156,10 @@ docker::RunOptions options_from_create(const json& body, const std::string& name
             if (auto why = docker::parse_restart(text, o.restart); !why.empty()) throw bad_request(why);
         }
     }
+    // -P: PublishAllPorts, the ports from Config.ExposedPorts (--expose, -p, the CLI sends them).
+    o.publish_all = boolean(host, "PublishAllPorts");
+    if (cfg.contains("ExposedPorts") && cfg["ExposedPorts"].is_object())
+        for (auto& [port, unused] : cfg["ExposedPorts"].items()) o.expose.push_back(port);
     // NetworkingConfig.EndpointsConfig names the network too (docker run --network NAME).
     if (body.contains("NetworkingConfig") && body["NetworkingConfig"].is_object()) {
         const auto& eps = body["NetworkingConfig"].value("EndpointsConfig", json::object());

@@ -13,11 +13,14 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <cstdlib>
 #include <cerrno>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "areas.hpp"
 #include "errors.hpp"
@@ -41,10 +44,47 @@ struct ExecInstance {
     bool exited = false;
     int pty_master = -1;  // valid while running with a tty
     unsigned height = 0, width = 0;
+    std::chrono::steady_clock::time_point finished{};  // when it exited
 };
 
 std::mutex g_mu;
 std::map<std::string, std::shared_ptr<ExecInstance>> g_execs;
+
+// How long a finished exec stays inspectable (the CLI asks for its exit code right after the
+// stream ends; scripts may ask later). dockerd keeps them with the container; we keep a
+// finished one this long at most, and none past its container's removal.
+std::chrono::seconds exec_ttl() {
+    static const long ttl = [] {
+        const char* e = std::getenv("MINIBOX_ENGINE_EXEC_TTL");  // seconds; tests make it short
+        long v = e && *e ? std::atol(e) : 0;
+        return v > 0 ? v : 300L;
+    }();
+    return std::chrono::seconds(ttl);
+}
+
+void finished(ExecInstance& e, int code) {  // with e.mu held
+    e.exit_code = code;
+    e.exited = true;
+    e.running = false;
+    e.pty_master = -1;
+    e.finished = std::chrono::steady_clock::now();
+}
+
+bool expired(ExecInstance& e, std::chrono::steady_clock::time_point now) {
+    std::lock_guard el(e.mu);
+    return e.exited && now - e.finished > exec_ttl();
+}
+
+// Forgets the finished execs older than the TTL, and those of containers removed behind the
+// engine's back (the shim's exit command removes --rm containers too). On every exec create.
+void sweep() {
+    auto now = std::chrono::steady_clock::now();
+    std::lock_guard lk(g_mu);
+    for (auto it = g_execs.begin(); it != g_execs.end();) {
+        bool gone = expired(*it->second, now) || !manager().exists(it->second->container);
+        it = gone ? g_execs.erase(it) : std::next(it);
+    }
+}
 
 std::shared_ptr<ExecInstance> find(const std::string& id) {
     std::lock_guard lk(g_mu);
@@ -75,6 +115,7 @@ void create(Ctx& c) {
     const auto& st = info["State"];
     if (st.value("Paused", false)) throw conflict("Container " + cid + " is paused, unpause the container before exec");
     if (!st.value("Running", false)) throw conflict("Container " + cid + " is not running");
+    sweep();
     auto e = std::make_shared<ExecInstance>();
     e->id = new_exec_id();
     e->container = cid;
@@ -130,10 +171,7 @@ void run_attached(ExecInstance& e, int client, const std::string& early) {
         }
         {
             std::lock_guard lk(ep->mu);
-            ep->exit_code = code;
-            ep->exited = true;
-            ep->running = false;
-            ep->pty_master = -1;
+            finished(*ep, code);
         }
         for (int fd : {pin, pout, perr})
             if (fd >= 0) ::close(fd);
@@ -228,9 +266,7 @@ void start(Ctx& c) {
             } catch (const std::exception&) {
             }
             std::lock_guard lk(ep->mu);
-            ep->exit_code = code;
-            ep->exited = true;
-            ep->running = false;
+            finished(*ep, code);
         }).detach();
         c.conn.send_empty(http::status::ok);
         return;
@@ -274,6 +310,25 @@ void resize(Ctx& c) {
 }
 
 }  // namespace
+
+// The container is removed: its execs go with it (containers.cpp calls this on "destroy").
+void forget_execs(const std::string& container) {
+    std::lock_guard lk(g_mu);
+    for (auto it = g_execs.begin(); it != g_execs.end();)
+        it = it->second->container == container ? g_execs.erase(it) : std::next(it);
+}
+
+// The ids of the container's execs still running (inspect's ExecIDs).
+std::vector<std::string> exec_ids(const std::string& container) {
+    std::vector<std::string> out;
+    std::lock_guard lk(g_mu);
+    for (auto& [id, e] : g_execs) {
+        if (e->container != container) continue;
+        std::lock_guard el(e->mu);
+        if (e->running) out.push_back(id);
+    }
+    return out;
+}
 
 void add_exec_routes(Router& r) {
     using V = http::verb;

@@ -15,6 +15,7 @@
 #include "errors.hpp"
 #include "events.hpp"
 #include "router.hpp"
+#include "streams.hpp"
 
 namespace engine::system {
 
@@ -203,14 +204,7 @@ void info(Ctx& c) {
 }
 
 void event_stream(Ctx& c) {
-    nlohmann::json filters = nlohmann::json::object();
-    if (!c.q("filters").empty()) {
-        try {
-            filters = nlohmann::json::parse(c.q("filters"));
-        } catch (const std::exception& e) {
-            throw bad_request(std::string("invalid filters: ") + e.what());
-        }
-    }
+    nlohmann::json filters = query_json(c, "filters");
     std::optional<double> since, until;
     if (!c.q("since").empty()) since = parse_time(c.q("since"));
     if (!c.q("until").empty()) until = parse_time(c.q("until"));
@@ -246,7 +240,7 @@ void df(Ctx& c) {
     c.conn.send_json(http::status::ok, {{"LayersSize", layers},
                                         {"Images", images},
                                         {"Containers", containers},
-                                        {"Volumes", nlohmann::json::array()},
+                                        {"Volumes", safe(hooks().volumes)},
                                         {"BuildCache", nlohmann::json::array()}});
 }
 

@@ -16,6 +16,8 @@ struct Hooks {
     std::function<nlohmann::json()> containers;
     // ImageSummary objects.
     std::function<nlohmann::json()> images;
+    // Volume objects with UsageData (system df's "Local Volumes").
+    std::function<nlohmann::json()> volumes;
 };
 Hooks& hooks();
 
