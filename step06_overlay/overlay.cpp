@@ -4,9 +4,11 @@
 #include <dirent.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -23,6 +25,19 @@ namespace {
 
 void make_dir(const std::string& path, mode_t mode, const char* why) {
     narrate::sys({"overlay", "mkdir(\"" + path + "\")", why, "ls -la " + path}, [&] { return ::mkdir(path.c_str(), mode); });
+}
+
+// overlayfs's "volatile" option (Linux 5.10): no sync of the upper file system, ever. Without
+// it the last unmount calls sync_fs on the upper file system (an ext4 journal commit and a
+// disk flush, tens of ms) for changes that `rm` is about to delete. A crash may leave a
+// volatile upper half-written, which is why the kernel then refuses to mount that work dir
+// again; a run here never mounts the same upper twice (--keep keeps it to look at).
+bool kernel_has_volatile() {
+    utsname u{};
+    if (::uname(&u) < 0) return false;
+    int major = 0, minor = 0;
+    if (std::sscanf(u.release, "%d.%d", &major, &minor) != 2) return false;
+    return major > 5 || (major == 5 && minor >= 10);
 }
 
 void unmount(const std::string& merged) {
@@ -84,6 +99,7 @@ Layer::Layer(Config cfg, image::Image img, image::Store store, std::string id)
 void Layer::prepare_host(launch::Context&) {
     // Checked before anything is made: the options (paths) must be expressible.
     std::string opts = mount_options(img_.layers, paths_.upper, paths_.work);
+    if (kernel_has_volatile()) opts += ",volatile";
     for (auto& l : img_.layers) {
         struct stat st {};
         if (::stat(l.c_str(), &st) < 0 || !S_ISDIR(st.st_mode))
