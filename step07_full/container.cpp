@@ -127,10 +127,14 @@ void Store::create_dir(const std::string& id) const {
     fs::create_directories(root_, ec);
     if (ec) throw Error("cannot create the state root " + root_ + ": " + ec.message());
     ::chmod(root_.c_str(), 0711);
-    if (::mkdir(dir(id).c_str(), 0700) < 0) {
-        if (errno == EEXIST) throw Error("container " + id + " already exists", 1);
-        throw SysError("mkdir(\"" + dir(id) + "\")", errno);
-    }
+    if (::mkdir(dir(id).c_str(), 0700) == 0) return;
+    if (errno != EEXIST) throw SysError("mkdir(\"" + dir(id) + "\")", errno);
+    if (exists(id)) throw Error("container " + id + " already exists", 1);
+    // A directory without state.json: create and run save a record before they let go of the
+    // id's lock, which our caller holds, so this one's maker died between its mkdir and that
+    // record (nothing else was made yet). It is taken over.
+    fs::remove_all(dir(id), ec);
+    if (::mkdir(dir(id).c_str(), 0700) < 0) throw SysError("mkdir(\"" + dir(id) + "\")", errno);
 }
 
 void Store::remove(const std::string& id) const {

@@ -58,7 +58,8 @@ public:
     // Throws Error exit 1 "container ID does not exist" when missing.
     State load(const std::string& id) const;
     void save(const State& s) const;  // atomic; creates the directory (0700)
-    // Makes the directory; throws Error exit 1 when the id is taken.
+    // Makes the directory; throws Error exit 1 when the id is taken. Call it holding the id's
+    // lock: a directory left without state.json by a dead maker is taken over.
     void create_dir(const std::string& id) const;
     void remove(const std::string& id) const;  // the directory and the lock; missing is fine
     // The lock file, once the container is gone (call it holding the lock: a command waiting

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -123,6 +124,7 @@ void run_one(const spec::Hook& hook, const std::string& state, const std::string
 
     std::string name = kind + " hook " + hook.path;
     SigpipeGuard no_sigpipe;
+    const pid_t runtime = ::getpid();
     pid_t pid = static_cast<pid_t>(narrate::sys(
         {"hooks", "fork() + execve(\"" + describe(hook) + "\")",
          "the engine asked for a " + kind + " hook; it gets the container's state on stdin", ""},
@@ -138,6 +140,10 @@ void run_one(const spec::Hook& hook, const std::string& state, const std::string
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
         ::signal(SIGPIPE, SIG_DFL);
+        // The runtime enforces the hook's timeout; a runtime killed meanwhile cannot, so the
+        // hook goes with it rather than outliving the operation it belonged to.
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != runtime) ::_exit(137);  // it died before the prctl
         // No runtime descriptor leaks into the hook (close_range(2), Linux 5.9), except the
         // execve-result pipe, which closes itself on a successful execve.
         unsigned keep = static_cast<unsigned>(exec_write.get());

@@ -450,6 +450,14 @@ int run(const Global& g, const std::string& id, const CreateOptions& opts, bool 
     if (store.exists(id)) throw Error("container " + id + " already exists", 1);
     Assembly a = assemble(s, g, id, opts, "");
     store.create_dir(id);
+    {
+        // As in create: recorded before the lock goes, so a run killed from here on leaves a
+        // "stopped" record (its creator dead) that `delete` removes with its cgroup, never a
+        // bare directory that `create` calls taken and `delete` calls missing.
+        State pending = new_state(s, id, 0, a.cgroup->dirs(), g);
+        pending.creator = state::Owner::self().str();
+        store.save(pending);
+    }
     lock.reset();  // other commands (state, kill, ps) may act on it while it runs
 
     // The state is recorded once the init exists (join_child of a small layer at the end).

@@ -241,6 +241,39 @@ TEST_F(Bundle, KilledCreateLeavesARecordThatDeleteCleans) {
     EXPECT_FALSE(fs::exists(root_ + "/" + id_));
 }
 
+TEST_F(Bundle, KilledRunLeavesARecordThatDeleteCleans) {
+    // The foreground `run` holds no lock while the container runs: its record must exist
+    // before the lock goes, or a kill leaves a directory that create calls taken and delete
+    // calls missing.
+    args({"sleep", "100"});
+    config_["hooks"]["prestart"] = {{{"path", "/bin/sleep"}, {"args", {"sleep", "100"}}}};
+    save();
+    support::Background run({support::bin("step07_full"), "--root", root_, "run", "--bundle", dir_, id_});
+    for (int i = 0; i < 500 && !fs::exists(root_ + "/" + id_ + "/state.json"); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    run.signal(SIGKILL);
+    run.wait();
+    support::sh("sleep 0.2");
+    Result again = rt_detached({"create", "--bundle", dir_, id_});
+    EXPECT_EQ(again.status, 1) << again.err;
+    EXPECT_NE(again.err.find("already exists"), std::string::npos) << again.err;
+    Result del = rt({"delete", "--force", id_});
+    EXPECT_EQ(del.status, 0) << del.err;
+    EXPECT_FALSE(fs::exists(root_ + "/" + id_));
+    EXPECT_TRUE(cgroup_dirs().empty());
+}
+
+TEST_F(Bundle, ABareDirectoryOfADeadMakerIsTakenOver) {
+    // What a maker killed between its mkdir and its first record leaves (and older versions
+    // left after a killed run): the id is free, create takes it.
+    args({"true"});
+    fs::create_directories(root_ + "/" + id_);
+    Result r = rt({"run", "--bundle", dir_, id_});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_FALSE(fs::exists(root_ + "/" + id_));
+    EXPECT_TRUE(cgroup_dirs().empty());
+}
+
 TEST_F(Bundle, PauseFreezesAndResumeThaws) {
     args({"sleep", "100"});
     ASSERT_EQ(rt_detached({"run", "--detach", "--bundle", dir_, id_}).status, 0);
