@@ -6,6 +6,7 @@
 // a following build, which runs in a container of the image just built).
 #include <archive.h>
 #include <archive_entry.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -282,6 +283,138 @@ TEST_F(Build, CacheSecondBuildIsAllCachedAndFaster) {
     EXPECT_NE(a2.out.find("v=b"), std::string::npos) << a2.out;
     auto a3 = build({"-t", "arg", "--build-arg", "V=b"});
     EXPECT_EQ(count(a3.out, " ---> Using cache"), 2) << a3.out;
+}
+
+// A build's untagged steps are intermediate images: `images` hides them (parents, not tagged),
+// `images -a` shows them, and `image prune` removes only untagged heads and their untagged
+// parents, never the steps a tagged image still builds on (they are its cache).
+TEST_F(Build, IntermediateImagesHiddenAndPruneKeepsTheCache) {
+    auto cli = [&](std::vector<std::string> args) {
+        args.insert(args.begin(), support::bin("step07_full"));
+        auto r = support::run(args);
+        EXPECT_EQ(r.status, 0) << r.out << r.err;
+        return r.out;
+    };
+    file("Dockerfile", "FROM busybox\nENV A=1\nRUN echo one > /one\nCMD [\"sh\"]\n");
+    ASSERT_EQ(build({"-t", "keep"}).status, 0);
+    EXPECT_EQ(count(cli({"images"}), "<none>"), 0);
+    EXPECT_EQ(count(cli({"images", "-a"}), "<none>"), 2 * 2);  // ENV, RUN: REPOSITORY and TAG columns
+    EXPECT_EQ(image("keep").parent.empty(), false);
+    EXPECT_NE(cli({"image", "inspect", "keep"}).find("\"Parent\": \"sha256:"), std::string::npos);
+    // An untagged build: its last image is dangling (shown), its step before it intermediate.
+    std::string other = tmp + "/other";
+    support::sh("mkdir -p " + other + " && printf 'FROM busybox\\nENV B=2\\nRUN echo two > /two\\n' > " + other + "/Dockerfile");
+    ASSERT_EQ(build({}, other).status, 0);
+    EXPECT_EQ(count(cli({"images"}), "<none>"), 2);
+    EXPECT_EQ(count(cli({"images", "-a"}), "<none>"), 4 * 2);
+    auto all_before = count(cli({"images", "-a", "-q"}), "\n");
+    // prune: the dangling image and its untagged parent go; keep's steps stay.
+    auto pruned = cli({"image", "prune", "-f"});
+    EXPECT_EQ(count(pruned, "deleted: sha256:"), 2 + 1) << pruned;  // two images, one RUN layer
+    EXPECT_EQ(count(cli({"images", "-a", "-q"}), "\n"), all_before - 2);
+    EXPECT_EQ(count(cli({"images"}), "<none>"), 0);
+    EXPECT_EQ(count(cli({"images", "-a"}), "<none>"), 2 * 2);
+    // ... so the tagged build is still all cache.
+    auto again = build({"-t", "keep"});
+    EXPECT_EQ(count(again.out, " ---> Using cache"), 3) << again.out;
+    // From the host: the pruned RUN's layer is gone, keep's is there.
+    EXPECT_EQ(in_image(image("keep"), "/one"), "one\n");
+    images::Store s(root);
+    std::set<std::string> used;
+    for (const auto& img : s.list())
+        for (const auto& l : img.image.layers) used.insert(l.substr(0, l.rfind('/')));
+    for (const auto& e : clients::entries(root + "/store/layers"))
+        EXPECT_TRUE(used.count(root + "/store/layers/" + e)) << "a layer nothing uses stayed: " << e;
+}
+
+// ONBUILD: triggers stored in the image's config (as written) and run, in order, as the first
+// steps of a build FROM it, then gone from the child; HEALTHCHECK: config.Healthcheck with its
+// options in nanoseconds, inherited, and NONE clearing it.
+TEST_F(Build, OnbuildTriggersAndHealthcheck) {
+    file("Dockerfile", "FROM busybox\nONBUILD RUN echo triggered-$(cat /etc/hostname | wc -c) > /trig\nONBUILD ENV FROM_TRIGGER=yes\n"
+                       "HEALTHCHECK --interval=1m30s --timeout=5s --start-period=2s --retries=4 CMD wget -q -O- http://localhost/ || exit 1\n");
+    auto base = build({"-t", "onbase"});
+    ASSERT_EQ(base.status, 0) << base.out << base.err;
+    auto b = image("onbase");
+    EXPECT_EQ(b.config["config"]["OnBuild"], json::array({"RUN echo triggered-$(cat /etc/hostname | wc -c) > /trig", "ENV FROM_TRIGGER=yes"}));
+    EXPECT_EQ(in_image(b, "/trig"), "<absent>") << "a trigger ran in the image that declares it";
+    json hc = b.config["config"]["Healthcheck"];
+    EXPECT_EQ(hc["Test"], json::array({"CMD-SHELL", "wget -q -O- http://localhost/ || exit 1"})) << hc.dump();
+    EXPECT_EQ(hc.value("Interval", 0LL), 90'000'000'000LL);
+    EXPECT_EQ(hc.value("Timeout", 0LL), 5'000'000'000LL);
+    EXPECT_EQ(hc.value("StartPeriod", 0LL), 2'000'000'000LL);
+    EXPECT_EQ(hc.value("Retries", 0), 4);
+    // The child: both triggers ran first (the RUN's file is in its layers, the ENV in its config),
+    // its own RUN sees them, and it passes no trigger on.
+    std::string child = tmp + "/child";
+    support::sh("mkdir -p " + child);
+    std::ofstream(child + "/Dockerfile") << "FROM onbase\nRUN echo \"env=$FROM_TRIGGER $(cat /trig | cut -c1-9)\" > /seen\n"
+                                            "HEALTHCHECK CMD [\"/bin/true\", \"x\"]\n";
+    auto c = build({"-t", "onchild"}, child);
+    ASSERT_EQ(c.status, 0) << c.out << c.err;
+    EXPECT_NE(c.out.find("# Executing 2 build triggers"), std::string::npos) << c.out;
+    auto ci = image("onchild");
+    EXPECT_EQ(in_image(ci, "/seen"), "env=yes triggered\n");
+    EXPECT_TRUE(ci.config["config"].value("OnBuild", json()).empty()) << ci.config["config"].dump();
+    EXPECT_EQ(ci.config["config"]["Healthcheck"]["Test"], json::array({"CMD", "/bin/true", "x"}));
+    EXPECT_FALSE(ci.config["config"]["Healthcheck"].contains("Interval")) << "a new HEALTHCHECK replaces the whole check";
+    // Again: the triggers are steps like the others, so they come from the cache too.
+    auto again = build({"-t", "onchild"}, child);
+    EXPECT_EQ(count(again.out, " ---> Using cache"), 4) << again.out;
+    EXPECT_EQ(image("onchild").id, ci.id);
+    // A grandchild: no trigger runs (the child has none); HEALTHCHECK NONE clears the check.
+    std::string grand = tmp + "/grand";
+    support::sh("mkdir -p " + grand);
+    std::ofstream(grand + "/Dockerfile") << "FROM onchild\nHEALTHCHECK NONE\n";
+    auto g = build({"-t", "ongrand"}, grand);
+    ASSERT_EQ(g.status, 0) << g.out << g.err;
+    EXPECT_EQ(g.out.find("build trigger"), std::string::npos) << g.out;
+    EXPECT_EQ(image("ongrand").config["config"]["Healthcheck"]["Test"], json::array({"NONE"}));
+    // and the engine-facing inspect shows both fields (docker's names)
+    auto ins = support::run({support::bin("step07_full"), "image", "inspect", "onbase"});
+    EXPECT_NE(ins.out.find("\"OnBuild\""), std::string::npos);
+    EXPECT_NE(ins.out.find("\"Healthcheck\""), std::string::npos);
+    EXPECT_TRUE(leftovers().empty());
+}
+
+// RUN's network: host (the default here) sees the host's interfaces, none only lo, bridge an
+// eth0 with a leased address on step04's bridge; the cache tells them apart; nothing of the
+// bridge's step (veth, netns mount, lease) stays. In a network namespace of the test's own,
+// with an interface (a bridge) standing for the host's.
+TEST_F(Build, RunNetworkHostNoneBridge) {
+    ASSERT_EQ(::unshare(CLONE_NEWNET), 0);
+    ASSERT_EQ(support::sh("ip link set lo up && ip link add mbxhost0 type bridge").status, 0);
+    file("Dockerfile", "FROM busybox\nRUN cat /proc/net/dev > /dev.txt; cat /proc/net/fib_trie > /fib.txt; true\n");
+    auto links = [&](const std::string& tag) {
+        std::string dev = in_image(image(tag), "/dev.txt");
+        std::set<std::string> names;
+        std::istringstream in(dev);
+        for (std::string l; std::getline(in, l);)
+            if (auto c = l.find(':'); c != std::string::npos && l.find('|') == std::string::npos) {
+                std::string n = l.substr(0, c);
+                n.erase(0, n.find_first_not_of(' '));
+                names.insert(n);
+            }
+        return names;
+    };
+    auto host = build({"-t", "nethost"});
+    ASSERT_EQ(host.status, 0) << host.out << host.err;
+    EXPECT_TRUE(links("nethost").count("mbxhost0")) << in_image(image("nethost"), "/dev.txt");
+    auto none = build({"--network", "none", "-t", "netnone"});
+    ASSERT_EQ(none.status, 0) << none.out << none.err;
+    EXPECT_EQ(count(none.out, "Using cache"), 0) << "the network is part of RUN's cache key";
+    EXPECT_EQ(links("netnone"), (std::set<std::string>{"lo"})) << in_image(image("netnone"), "/dev.txt");
+    auto bridge = build({"--network", "bridge", "-t", "netbridge"});
+    ASSERT_EQ(bridge.status, 0) << bridge.out << bridge.err;
+    EXPECT_EQ(links("netbridge"), (std::set<std::string>{"lo", "eth0"})) << in_image(image("netbridge"), "/dev.txt");
+    EXPECT_NE(in_image(image("netbridge"), "/fib.txt").find("10.61."), std::string::npos) << "no leased address";
+    // From the host side: the bridge is there, the step's veth and namespace are not.
+    EXPECT_EQ(support::sh("ip -o link show type veth").out, "");
+    EXPECT_NE(support::sh("ip -o link show minibox0").out, "");
+    EXPECT_TRUE(leftovers().empty());
+    auto bad = build({"--network", "container:x", "-t", "netbad"});
+    EXPECT_EQ(bad.status, 125) << bad.out << bad.err;
+    EXPECT_NE(bad.err.find("host (the default), none or bridge"), std::string::npos) << bad.err;
 }
 
 TEST_F(Build, DockerIgnore) {

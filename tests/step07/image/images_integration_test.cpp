@@ -14,6 +14,7 @@
 #include <openssl/pem.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -30,6 +31,7 @@
 
 #include "digest.hpp"
 #include "error.hpp"
+#include "registry_process.hpp"
 #include "store.hpp"
 #include "support.hpp"
 #include "unique_fd.hpp"
@@ -61,54 +63,17 @@ void enter_private_namespaces() {
     ::close(s);
 }
 
-bool port_open(int port) {
-    int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool ok = ::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    ::close(s);
-    return ok;
-}
 
-// A private docker-registry: config YAML written here, storage in a temp dir, stopped by pid.
-class Registry {
+// A private docker-registry (registry_process.hpp, shared with the bench): config and storage
+// in the test's directory, port 5000 of the test's own network namespace unless told.
+class Registry : public registry_process::Registry {
 public:
     explicit Registry(const std::string& auth_yaml = "", const std::string& tls_yaml = "", int port = 5000)
-        : dir_(g_tmp + "/registry-" + std::to_string(port)), port_(port) {
-        must("mkdir -p " + dir_ + "/storage");
-        std::ofstream(dir_ + "/config.yml") << "version: 0.1\n"
-                                               "log:\n  level: error\n  accesslog:\n    disabled: true\n"
-                                               "storage:\n  filesystem:\n    rootdirectory: " + dir_ + "/storage\n"
-                                               "  delete:\n    enabled: true\n"
-                                               "http:\n  addr: 127.0.0.1:" + std::to_string(port) + "\n" + tls_yaml + auth_yaml;
-        pid_ = ::fork();
-        if (pid_ == 0) {
-            int null = ::open((dir_ + "/log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            ::dup2(null, 1);
-            ::dup2(null, 2);
-            ::execl("/usr/bin/docker-registry", "docker-registry", "serve", (dir_ + "/config.yml").c_str(), nullptr);
-            ::_exit(127);
-        }
-        for (int i = 0; i < 200 && !port_open(port); i++) ::usleep(25000);
-        if (!port_open(port)) throw std::runtime_error("docker-registry did not start: " + support::read_file(dir_ + "/log"));
-    }
-    ~Registry() {
-        ::kill(pid_, SIGTERM);
-        ::waitpid(pid_, nullptr, 0);
-    }
-    std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
-    std::string storage() const { return dir_ + "/storage/docker/registry/v2"; }
+        : registry_process::Registry(g_tmp + "/registry-" + std::to_string(port), port, tls_yaml, auth_yaml) {}
     std::string blob_data(const std::string& digest) const {
         std::string hex = digest.substr(7);
         return storage() + "/blobs/sha256/" + hex.substr(0, 2) + "/" + hex + "/data";
     }
-
-private:
-    std::string dir_;
-    int port_;
-    pid_t pid_ = -1;
 };
 
 // OCI layouts made offline with umoci from the default image's root filesystem:
@@ -418,6 +383,64 @@ TEST_F(Images, BasicAuthWithDockerConfigCredentials) {
     EXPECT_EQ((cli.out + cli.err).find("s3cret"), std::string::npos);
 }
 
+// credsStore and credHelpers: docker-credential-NAME get, the server on stdin, JSON on stdout.
+TEST_F(Images, CredentialHelpersFromDockerConfig) {
+    must("htpasswd -Bbn alice s3cret-pw > " + g_tmp + "/htpasswd");
+    Registry reg("auth:\n  htpasswd:\n    realm: test\n    path: " + g_tmp + "/htpasswd\n");
+    copy_in(reg, "base", "secret:1", "--dest-creds alice:s3cret-pw");
+    // Two helpers in a PATH of the test's own: "mini" knows this registry, "none" knows nothing.
+    std::string bin = g_tmp + "/bin";
+    must("mkdir -p " + bin + " " + g_tmp + "/docker");
+    std::ofstream(bin + "/docker-credential-mini")
+        << "#!/bin/sh\n[ \"$1\" = get ] || exit 3\nread server\necho \"$server\" >> " + g_tmp + "/asked\n"
+           "if [ \"$server\" = " + reg.host() + " ]; then\n"
+           "  printf '{\"ServerURL\":\"%s\",\"Username\":\"alice\",\"Secret\":\"s3cret-pw\"}\\n' \"$server\"\n"
+           "else echo 'credentials not found in native keychain'; exit 1; fi\n";
+    std::ofstream(bin + "/docker-credential-none") << "#!/bin/sh\necho 'credentials not found in native keychain'\nexit 1\n";
+    std::ofstream(bin + "/docker-credential-broken") << "#!/bin/sh\necho 'the keyring is locked' >&1\nexit 4\n";
+    must("chmod 0755 " + bin + "/*");
+    ::setenv("PATH", (bin + ":" + std::string(std::getenv("PATH") ? std::getenv("PATH") : "/usr/bin:/bin")).c_str(), 1);
+    auto config = [&](const std::string& j) { std::ofstream(g_tmp + "/docker/config.json") << j; };
+
+    // credsStore: the helper is asked with the registry's host, and its answer pulls.
+    config("{\"credsStore\": \"mini\"}");
+    auto r = store().pull(reg.host() + "/secret:1");
+    EXPECT_EQ(r.image.layers.size(), 1u);
+    EXPECT_NE(support::read_file(g_tmp + "/asked").find(reg.host() + "\n"), std::string::npos);
+    // A helper that has nothing for the registry: anonymous, so refused by the registry.
+    config("{\"credsStore\": \"none\"}");
+    EXPECT_THROW(store().pull(reg.host() + "/secret:2"), Error);
+    // credHelpers wins over credsStore for its registry (the store's helper is not even there),
+    // and over an auths entry with a wrong password.
+    ::unlink((g_tmp + "/asked").c_str());
+    config("{\"credsStore\": \"absent\", \"credHelpers\": {\"" + reg.host() + "\": \"mini\"}, \"auths\": {\"" + reg.host() +
+           "\": {\"auth\": \"" + must("printf alice:wrong | base64 -w0") + "\"}}}");
+    store().tag(reg.host() + "/secret:1", reg.host() + "/pushed:1");
+    EXPECT_EQ(store().push(reg.host() + "/pushed:1"), r.manifest_digest);
+    EXPECT_NE(support::read_file(g_tmp + "/asked").find(reg.host()), std::string::npos);
+    // A helper named but not installed, and one that fails: clear errors, no secret shown.
+    config("{\"credsStore\": \"absent\"}");
+    try {
+        store().pull(reg.host() + "/secret:1");
+        FAIL() << "a missing helper was ignored";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("docker-credential-absent"), std::string::npos) << e.what();
+    }
+    config("{\"credsStore\": \"broken\"}");
+    try {
+        store().pull(reg.host() + "/secret:1");
+        FAIL() << "a failing helper was ignored";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("keyring is locked"), std::string::npos) << e.what();
+    }
+    // The CLI, with --explain, through the helper: the secret is never printed.
+    config("{\"credHelpers\": {\"" + reg.host() + "\": \"mini\"}}");
+    auto cli = support::run({support::bin("step07_full"), "--explain", "pull", reg.host() + "/secret:1"});
+    EXPECT_EQ(cli.status, 0) << cli.err;
+    EXPECT_NE((cli.out + cli.err).find("docker-credential-mini"), std::string::npos) << cli.out + cli.err;
+    EXPECT_EQ((cli.out + cli.err).find("s3cret"), std::string::npos);
+}
+
 namespace {
 
 std::string b64url(const std::string& in) {
@@ -603,6 +626,7 @@ TEST_F(Images, TwoImagesSharingABaseStoreItOnce) {
     EXPECT_EQ(store().list().size(), 2u);
     EXPECT_EQ(sh("ls " + g_tmp + "/root/store/layers | wc -l").out, "5\n");  // base, 3 of multi, 1 of other
     EXPECT_EQ(sh("ls " + g_tmp + "/root/store/tmp | wc -l").out, "0\n");
+    EXPECT_EQ(sh("ls -A " + g_tmp + "/root/store/locks").out, "");  // each layer's lock removed by its holder
     // From the host: the layers take the base once, not once per image.
     std::uint64_t base = du_bytes(got[0].image.layers[0]);
     std::uint64_t all = du_bytes(g_tmp + "/root/store/layers");
@@ -614,6 +638,130 @@ TEST_F(Images, TwoImagesSharingABaseStoreItOnce) {
     store().remove(reg.host() + "/a:1");
     EXPECT_EQ(::access(got[1].image.layers[0].c_str(), F_OK), 0);
     EXPECT_EQ(sh("ls " + g_tmp + "/root/store/layers | wc -l").out, "2\n");
+}
+
+// Every layer's lock file is removed by whoever made the layer, and never under a waiter: four
+// processes pulling two images that share a layer, then a pull that waits on a lock file the
+// holder unlinks (the waiter must notice it holds a removed file and take the path again).
+TEST_F(Images, LayerLockFilesAreRemovedAndWaitersRecheck) {
+    Registry reg;
+    copy_in(reg, "multi", "a:1");
+    copy_in(reg, "other", "b:1");
+    auto bin = support::bin("step07_full");
+    std::string cmds;
+    for (int i = 0; i < 4; i++) cmds += bin + " pull -q " + reg.host() + (i % 2 ? "/a:1" : "/b:1") + " >/dev/null 2>>" + g_tmp + "/errs & ";
+    must(cmds + "wait");
+    EXPECT_EQ(support::read_file(g_tmp + "/errs"), "");
+    EXPECT_EQ(sh("ls -A " + g_tmp + "/root/store/locks").out, "");
+    EXPECT_EQ(sh("ls " + g_tmp + "/root/store/layers | wc -l").out, "5\n");
+    EXPECT_EQ(sh("ls -A " + g_tmp + "/root/store/tmp").out, "");
+    // The store is intact: every blob is named by its digest, every layer complete.
+    for (const auto& b : blobs()) EXPECT_EQ(sha256_of_file(store().blob_path(b)), b);
+    for (const auto& ref : {"/a:1", "/b:1"}) {
+        auto r = store().get(reg.host() + ref);
+        for (const auto& l : r.image.layers) {
+            EXPECT_EQ(::access((l + "/../layer.json").c_str(), F_OK), 0) << l;
+            EXPECT_EQ(::access(l.c_str(), F_OK), 0) << l;
+        }
+    }
+    // A waiter on a file its holder unlinks. We play the holder of b's top layer's lock.
+    auto b = store().get(reg.host() + "/b:1");
+    std::string top = b.config["rootfs"]["diff_ids"].back().get<std::string>();
+    store().remove(reg.host() + "/b:1");
+    ASSERT_NE(::access(store().layer_dir(top).c_str(), F_OK), 0);
+    std::string lock = g_tmp + "/root/store/locks/" + top.substr(7);
+    unique_fd held(::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    ASSERT_EQ(::flock(held.get(), LOCK_EX), 0);
+    std::atomic<bool> finished{false};
+    std::exception_ptr err;
+    std::thread t([&] {
+        try {
+            Store s(g_tmp + "/root");
+            s.pull(reg.host() + "/b:1");
+        } catch (...) {
+            err = std::current_exception();
+        }
+        finished = true;
+    });
+    ::usleep(1500000);  // the blobs of a local registry arrive well within this
+    EXPECT_FALSE(finished) << "the pull did not wait for the layer's lock";
+    // Release as a holder does: unlink while held, then close; but first a third taker makes
+    // the path anew and holds that file. The waiter gets the old, unlinked file: it must see
+    // that it is not the one at the path, take the path again and so wait for the third.
+    ASSERT_EQ(::unlink(lock.c_str()), 0);
+    unique_fd third(::open(lock.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    ASSERT_EQ(::flock(third.get(), LOCK_EX), 0);
+    held.reset();
+    ::usleep(1000000);
+    EXPECT_FALSE(finished) << "the pull went on with a lock file that was no longer at its path";
+    ASSERT_EQ(::unlink(lock.c_str()), 0);
+    third.reset();
+    t.join();
+    if (err) std::rethrow_exception(err);
+    EXPECT_EQ(::access(store().layer_dir(top).c_str(), F_OK), 0);
+    EXPECT_EQ(sh("ls -A " + g_tmp + "/root/store/locks").out, "");
+    // A lock file an older minibox left (nobody holds it) is removed by the next store operation.
+    must("touch " + g_tmp + "/root/store/locks/" + std::string(64, 'a'));
+    store().pull(reg.host() + "/a:1");
+    EXPECT_EQ(sh("ls -A " + g_tmp + "/root/store/locks").out, "");
+}
+
+// step06's images (images/NAME, e.g. the default busybox: a bare rootfs, no tars) can be saved
+// and pushed: their layer directories are written as layer tars, digests computed. The tar
+// loads into another store and into podman with the same diff ids; the push pulls back with
+// the same files; nothing is added to the store that saved or pushed it.
+TEST_F(Images, SaveAndPushAStep06Image) {
+    must("mkdir -p " + g_tmp + "/root/images/busybox && cp -a " + g_busybox + " " + g_tmp + "/root/images/busybox/rootfs");
+    ASSERT_TRUE(store().get("busybox").legacy);
+    auto bin = support::bin("step07_full");
+    std::string tar = g_tmp + "/busybox.tar";
+    auto save = support::run({bin, "save", "-o", tar, "busybox"});
+    ASSERT_EQ(save.status, 0) << save.err;
+    EXPECT_EQ(sh("ls -A " + g_tmp + "/root/store/tmp").out, "") << "the layer tars stayed";
+    EXPECT_TRUE(store().list().size() == 1 && store().list()[0].legacy) << "save added to the store";
+    // The same image twice gives the same bytes (entries in name order, files' own times).
+    auto again = support::run({bin, "save", "-o", tar + ".2", "busybox"});
+    ASSERT_EQ(again.status, 0) << again.err;
+    EXPECT_EQ(sha256_of_file(tar), sha256_of_file(tar + ".2"));
+    // Loaded into a fresh store: the files are busybox's, with their modes, owners and links.
+    Store other(g_tmp + "/other");
+    unique_fd in(::open(tar.c_str(), O_RDONLY | O_CLOEXEC));
+    auto lines = other.load(in.get());
+    EXPECT_EQ(lines, (std::vector<std::string>{"Loaded image: busybox:latest"}));
+    auto loaded = other.get("busybox");
+    ASSERT_FALSE(loaded.legacy);
+    ASSERT_EQ(loaded.image.layers.size(), 1u);
+    EXPECT_EQ(tree(loaded.image.layers[0]), tree(g_busybox));
+    EXPECT_EQ(loaded.config["config"]["Cmd"], store().get("busybox").config["config"]["Cmd"]);
+    // podman reads it too (a private storage under a short directory: its runroot is limited).
+    if (!support::sh("command -v podman").out.empty()) {
+        char pt[] = "/tmp/pdXXXXXX";
+        std::string pd = ::mkdtemp(pt);
+        std::string pod = "podman --root " + pd + "/r --runroot " + pd + "/rr --tmpdir " + pd +
+                          "/t --storage-driver vfs --events-backend none --cgroup-manager cgroupfs ";
+        auto pl = sh(pod + "load -i " + tar + " 2>&1");
+        EXPECT_EQ(pl.status, 0) << pl.out;
+        auto layers = sh(pod + "image inspect --format '{{json .RootFS.Layers}}' docker.io/library/busybox:latest 2>&1");
+        EXPECT_EQ(layers.status, 0) << layers.out;
+        EXPECT_EQ(nlohmann::json::parse(layers.status == 0 ? layers.out : "[]"), loaded.config["rootfs"]["diff_ids"]) << layers.out;
+        sh(pod + "rmi -a -f >/dev/null 2>&1; rm -rf " + pd);
+    }
+    // push busybox to a registry under another name (podman's DESTINATION), then pull it back.
+    Registry reg;
+    auto push = support::run({bin, "push", "busybox", reg.host() + "/x:1"});
+    ASSERT_EQ(push.status, 0) << push.out << push.err;
+    EXPECT_NE(push.out.find("Pushed"), std::string::npos) << push.out;
+    EXPECT_EQ(sh("ls -A " + g_tmp + "/root/store/tmp").out, "");
+    Store third(g_tmp + "/third");
+    auto pulled = third.pull(reg.host() + "/x:1");
+    ASSERT_EQ(pulled.image.layers.size(), 1u);
+    EXPECT_EQ(tree(pulled.image.layers[0]), tree(g_busybox));
+    EXPECT_EQ(pulled.id, loaded.id) << "push and save write the same image";
+    std::string remote = must("skopeo inspect --tls-verify=false --format '{{.Digest}}' docker://" + reg.host() + "/x:1");
+    EXPECT_EQ(pulled.manifest_digest, remote.substr(0, remote.size() - 1));
+    // An unknown image is still refused, and a digest as destination too.
+    EXPECT_NE(support::run({bin, "push", "nosuch", reg.host() + "/x:2"}).status, 0);
+    EXPECT_NE(support::run({bin, "push", "busybox", reg.host() + "/x@sha256:" + std::string(64, '0')}).status, 0);
 }
 
 TEST_F(Images, CliPullImagesSaveLoadRmi) {
