@@ -335,6 +335,13 @@ void Client::kill(int signal, bool restart) const {
     request(req);
 }
 
+namespace {
+thread_local int t_cleaning = 0;
+}
+
+CleaningWaiter::CleaningWaiter() { ++t_cleaning; }
+CleaningWaiter::~CleaningWaiter() { --t_cleaning; }
+
 Exit Client::wait() const {
     // The shim may be ending right now (a connection still in its backlog is reset when it
     // closes the socket): once no live shim owns DIR, state.json holds the final answer.
@@ -352,7 +359,9 @@ Exit Client::wait() const {
     unique_fd conn(fd);
     json j;
     try {
-        j = exchange(conn.get(), {{"op", "wait"}});
+        json req = {{"op", "wait"}};
+        if (t_cleaning > 0) req["cleanup"] = true;
+        j = exchange(conn.get(), req);
     } catch (const Error&) {
         if (auto e = from_state()) return *e;
         throw;

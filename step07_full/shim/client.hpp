@@ -111,6 +111,16 @@ struct Exit {
     bool restarting = false;  // the shim's restart policy will run it again
 };
 
+// While one lives on a thread, that thread's Client::wait() says "cleanup": true: the caller
+// settles the container after the exit (and removes it with --rm) itself, so the shim runs no
+// exit command while this waiter is connected. The engine's watcher thread holds one.
+struct CleaningWaiter {
+    CleaningWaiter();
+    ~CleaningWaiter();
+    CleaningWaiter(const CleaningWaiter&) = delete;
+    CleaningWaiter& operator=(const CleaningWaiter&) = delete;
+};
+
 class Client {
 public:
     explicit Client(std::string dir);

@@ -82,6 +82,7 @@ struct Conn {
     Kind kind = request;
     std::string in, out;
     bool want_stdin = false, want_out = false, want_err = false;
+    bool cleans_up = false;  // a waiter that undoes the exit itself (wait "cleanup": true)
     bool read_closed = false;
     bool dead = false;
 };
@@ -125,6 +126,7 @@ private:
     void start_life();
     void end_life();
     void finish();
+    bool cleaning_waiter();
     void save() noexcept;
 
     void on_signal();
@@ -353,6 +355,19 @@ void Server::end_life() {
     finish();
 }
 
+// A waiter with "cleanup": true whose client is still there (a peer that has closed reads 0
+// bytes: an engine that died while waiting cleans nothing, so the exit command runs).
+bool Server::cleaning_waiter() {
+    for (auto& c : conns_) {
+        if (c.kind != Conn::waiting || !c.cleans_up || c.dead || c.read_closed) continue;
+        char b;
+        ssize_t n = ::recv(c.fd.get(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) continue;
+        return true;
+    }
+    return false;
+}
+
 void Server::finish() {
     teardown();
     st_.status = "exited";
@@ -361,8 +376,15 @@ void Server::finish() {
     save();
     release();
     if (!shutdown_requested_ && !opts_.exit_command.empty()) {
-        narrate::note("shim", "the life is over: run the exit command " + opts_.exit_command.front());
-        spawn_detached(opts_.exit_command);
+        if (cleaning_waiter()) {
+            // The engine's watcher waits with "cleanup": it settles the container and removes
+            // it (--rm) as the exit command would; two processes of the front end (its 50
+            // libraries) would only compete with it for the CPU.
+            narrate::note("shim", "the life is over: a waiter that cleans up is connected, no exit command");
+        } else {
+            narrate::note("shim", "the life is over: run the exit command " + opts_.exit_command.front());
+            spawn_detached(opts_.exit_command);
+        }
     }
     json w = {{"ok", true}, {"exit_code", st_.exit_code}, {"finished_at", st_.finished_at},
               {"oom_killed", st_.oom_killed}, {"restarting", false}};
@@ -564,6 +586,7 @@ void Server::handle(Conn& c, const json& req) {
         send(c, {{"ok", true}}, Conn::closing);
     } else if (op == "wait") {
         c.kind = Conn::waiting;  // answered by end_life / finish
+        c.cleans_up = req.value("cleanup", false);
     } else if (op == "resize") {
         if (!opts_.tty || !master_) return fail("resize: the container has no terminal");
         int h = req.value("height", 0), w = req.value("width", 0);

@@ -9,12 +9,14 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -443,6 +445,42 @@ TEST_F(Shim, ExitCommandRunsOnceAtTheEnd) {
     shim::Client(dir).shutdown();
     std::this_thread::sleep_for(300ms);
     EXPECT_FALSE(fs::exists(dir + "/count"));
+    expect_nothing_left(dir, opts_.id, ready.shim_pid);
+}
+
+// A waiter that cleans up itself (the engine's watcher: shim::CleaningWaiter on its thread)
+// keeps the shim from running the exit command; one that has gone away does not.
+TEST_F(Shim, ExitCommandSkippedWhileACleaningWaiterWaits) {
+    std::string dir = make({"sh", "-c", "sleep 0.5; exit 2"});
+    opts_.start = true;
+    opts_.exit_command = {"/bin/sh", "-c", "echo ran >> " + dir + "/count"};
+    auto ready = shim::spawn(dir, opts_);
+    {
+        shim::CleaningWaiter cleaning;
+        EXPECT_EQ(shim::Client(dir).wait().exit_code, 2);
+    }
+    std::this_thread::sleep_for(500ms);
+    EXPECT_FALSE(fs::exists(dir + "/count")) << "the exit command ran although the waiter cleans up";
+    expect_nothing_left(dir, opts_.id, ready.shim_pid);
+
+    // The cleaning waiter leaves before the exit (an engine killed while it waits): the exit
+    // command runs, as for a container nobody watches.
+    dir = make({"sh", "-c", "sleep 0.5; exit 3"});
+    opts_.exit_command = {"/bin/sh", "-c", "echo ran >> " + dir + "/count"};
+    ready = shim::spawn(dir, opts_);
+    {
+        unique_fd c(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        sockaddr_un a{};
+        a.sun_family = AF_UNIX;
+        std::string path = shim::socket_path(dir);
+        ASSERT_LT(path.size(), sizeof a.sun_path);
+        std::memcpy(a.sun_path, path.c_str(), path.size());
+        ASSERT_EQ(::connect(c.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+        std::string req = "{\"op\":\"wait\",\"cleanup\":true}\n";
+        ASSERT_EQ(::write(c.get(), req.data(), req.size()), static_cast<ssize_t>(req.size()));
+    }  // closed: gone before the exit
+    EXPECT_EQ(shim::Client(dir).wait().exit_code, 3);
+    ASSERT_TRUE(wait_until([&] { return support::read_file(dir + "/count") == "ran\n"; }));
     expect_nothing_left(dir, opts_.id, ready.shim_pid);
 }
 
