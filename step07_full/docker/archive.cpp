@@ -132,8 +132,9 @@ int open_in_root(const std::string& base, const std::string& rest, int flags) {
     return static_cast<int>(fd);
 }
 
-[[noreturn]] void not_found(const std::string& path, const std::string& id) {
-    throw NotFound("Could not find the file " + path + " in container " + id);
+[[noreturn]] void not_found(const std::string& path, const std::string& ref) {
+    // dockerd names the container as the client did.
+    throw NotFound("Could not find the file " + path + " in container " + ref);
 }
 
 struct TarWriter {
@@ -235,7 +236,7 @@ PathStat Manager::stat_path(const std::string& ref, const std::string& path) con
     RootView root(roots_, id, r);
     auto [base, rest] = locate(r, root.merged(), path);
     int fd = open_in_root(base, rest, O_PATH | O_NOFOLLOW);
-    if (fd < 0) not_found(path, id);
+    if (fd < 0) not_found(path, ref);
     unique_fd f(fd);
     struct stat st {};
     if (::fstatat(f.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) throw SysError("fstat(\"" + path + "\")", errno);
@@ -262,7 +263,7 @@ std::string Manager::archive_path(const std::string& ref, const std::string& pat
     // The last component as it is (a symlink is archived as a link, as docker cp does);
     // "/." at the end means the directory's content under its own name.
     int fd = open_in_root(base, rest, O_PATH | O_NOFOLLOW);
-    if (fd < 0) not_found(path, id);
+    if (fd < 0) not_found(path, ref);
     unique_fd f(fd);
     narrate::note("docker", "tar of " + path + " in container " + id.substr(0, 12) + " (its root: " + root.merged() + ")");
     TarWriter w;
@@ -278,7 +279,7 @@ void Manager::extract_to(const std::string& ref, const std::string& dir, const s
     auto [base, rest] = locate(r, root.merged(), dir);
     if (r.opts.read_only && base == root.merged()) throw Conflict("container rootfs is marked read-only");
     int fd = open_in_root(base, rest, O_PATH);
-    if (fd < 0) not_found(dir, id);
+    if (fd < 0) not_found(dir, ref);
     unique_fd f(fd);
     struct stat st {};
     if (::fstatat(f.get(), "", &st, AT_EMPTY_PATH) < 0 || !S_ISDIR(st.st_mode)) throw BadRequest("extraction point is not a directory");

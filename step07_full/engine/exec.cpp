@@ -257,7 +257,9 @@ void start(Ctx& c) {
     trace::hop("engine -> step07_full exec", "a process in container " + e->container.substr(0, 12) +
                                                  ": setns into its namespaces and cgroup");
     if (detach) {
-        e->opts.detach = true;
+        // Not the runtime's --detach: the exec runs to its end on a thread of ours (stdio
+        // /dev/null), so it stays Running (and in ExecIDs) while its process lives and its exit
+        // code is known after, as dockerd reports a detached exec.
         auto ep = e;
         std::thread([ep] {
             int code = 126;
