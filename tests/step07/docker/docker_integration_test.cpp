@@ -13,9 +13,11 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -407,4 +409,139 @@ TEST_F(Docker, AKilledShimOrCliLeavesNothingTheNextCommandCannotClean) {
     std::this_thread::sleep_for(11s);  // records younger than 10 s without an owner are left alone
     run({tool(), "run", "--rm", "busybox", "true"});
     expect_clean("after killed CLIs and the next runs");
+}
+
+// ps --filter: Docker's keys, alternatives within a key, every key required; checked against
+// the host (the running one's init is alive, the exited ones' are not).
+TEST_F(Docker, PsFilters) {
+    auto up = run({tool(), "run", "-d", "--name", "f-up", "-l", "tier=web", "-l", "team=a", "busybox", "sleep", "1000"});
+    ASSERT_EQ(up.status, 0) << up.err;
+    std::string up_id = trim(up.out);
+    ASSERT_EQ(run({tool(), "run", "--name", "f-three", "-l", "tier=db", "busybox", "sh", "-c", "exit 3"}).status, 3);
+    ASSERT_EQ(run({tool(), "run", "--name", "f-zero", "busybox", "true"}).status, 0);
+    auto names = [&](std::vector<std::string> extra) {
+        std::vector<std::string> v = {tool(), "ps", "--format", "{{.Names}}"};
+        v.insert(v.end(), extra.begin(), extra.end());
+        auto r = run(v);
+        EXPECT_EQ(r.status, 0) << r.err;
+        std::vector<std::string> out;
+        std::istringstream in(r.out);
+        for (std::string l; std::getline(in, l);) out.push_back(l);
+        std::sort(out.begin(), out.end());
+        return out;
+    };
+    using V = std::vector<std::string>;
+    EXPECT_EQ(names({"--filter", "status=running"}), V{"f-up"});
+    EXPECT_EQ(names({"--filter", "status=exited"}), (V{"f-three", "f-zero"})) << "status=exited needs no -a";
+    EXPECT_EQ(names({"-f", "exited=3"}), V{"f-three"});
+    EXPECT_EQ(names({"-a", "-f", "label=tier"}), (V{"f-three", "f-up"}));
+    EXPECT_EQ(names({"-a", "-f", "label=tier=db"}), V{"f-three"});
+    EXPECT_EQ(names({"-a", "-f", "label=tier=web", "-f", "label=team=b"}), V{}) << "every label must match";
+    EXPECT_EQ(names({"-a", "-f", "name=f-z"}), V{"f-zero"}) << "a name is matched as a substring (regexp)";
+    EXPECT_EQ(names({"-a", "-f", "name=^/f-t"}), V{"f-three"});
+    EXPECT_EQ(names({"-a", "-f", "id=" + up_id.substr(0, 6)}), V{"f-up"});
+    EXPECT_EQ(names({"-a", "-f", "ancestor=busybox:latest", "-f", "status=exited"}), (V{"f-three", "f-zero"}));
+    EXPECT_EQ(names({"-a", "-f", "ancestor=alpine"}), V{});
+    EXPECT_EQ(names({"-a", "-f", "status=exited", "-f", "status=running"}), (V{"f-three", "f-up", "f-zero"}));
+    EXPECT_EQ(names({"-a", "-f", "since=f-three"}), V{"f-zero"});
+    EXPECT_EQ(names({"-a", "-f", "before=f-three"}), V{"f-up"});
+    auto q = run({tool(), "ps", "-q", "--no-trunc", "-f", "label=team=a"});
+    EXPECT_EQ(trim(q.out), up_id);
+    auto labels = run({tool(), "ps", "--format", "{{.Labels}}", "-f", "name=f-up"});
+    EXPECT_EQ(trim(labels.out), "team=a,tier=web");
+    auto bad = run({tool(), "ps", "-f", "colour=red"});
+    EXPECT_EQ(bad.status, 125);
+    EXPECT_NE(bad.err.find("Invalid filter 'colour'"), std::string::npos) << bad.err;
+    EXPECT_EQ(run({tool(), "ps", "-f", "status=sleeping"}).status, 125);
+    EXPECT_EQ(run({tool(), "ps", "-f", "novalue"}).status, 125);
+    // the host: what status=running lists runs, what status=exited lists does not
+    pid_t pid = std::stoi(inspect("f-up", "{{.State.Pid}}"));
+    ASSERT_GT(pid, 0);
+    EXPECT_TRUE(fs::exists("/proc/" + std::to_string(pid)));
+    EXPECT_EQ(inspect("f-three", "{{.State.Pid}}"), "0");
+    EXPECT_TRUE(cgroup_dirs(trim(run({tool(), "ps", "-aq", "--no-trunc", "-f", "name=f-three"}).out)).empty());
+    EXPECT_FALSE(cgroup_dirs(up_id).empty());
+    for (auto n : {"f-up", "f-three", "f-zero"}) EXPECT_EQ(run({tool(), "rm", "-f", n}).status, 0);
+    expect_clean("after rm -f");
+}
+
+// Volumes without a daemon: the same store under the data root as the engine's.
+TEST_F(Docker, NamedAndAnonymousVolumes) {
+    std::string vols = g_host.root() + "/docker/volumes";
+    auto c = run({tool(), "volume", "create", "v1"});
+    ASSERT_EQ(c.status, 0) << c.err;
+    EXPECT_EQ(trim(c.out), "v1");
+    EXPECT_TRUE(fs::is_directory(vols + "/v1/_data"));
+    EXPECT_EQ(run({tool(), "run", "--rm", "--network", "none", "-v", "v1:/data", "busybox", "sh", "-c", "echo in-volume > /data/f"}).status, 0);
+    EXPECT_EQ(support::read_file(vols + "/v1/_data/f"), "in-volume\n") << "the host sees the container's write";
+    auto again = run({tool(), "run", "--rm", "--network", "none", "-v", "v1:/data", "busybox", "cat", "/data/f"});
+    EXPECT_EQ(again.out, "in-volume\n") << again.err;
+    // copy-up: a new volume over /etc starts with the image's /etc
+    EXPECT_EQ(run({tool(), "run", "--rm", "--network", "none", "-v", "v2:/etc", "busybox", "true"}).status, 0);
+    EXPECT_EQ(support::read_file(vols + "/v2/_data/passwd"), support::read_file(support::busybox_rootfs() + "/etc/passwd"));
+    // an anonymous volume: listed, gone with rm -v; the named one stays
+    auto a = run({tool(), "run", "-d", "--name", "anon", "--network", "none", "-v", "/scratch", "-v", "v1:/data", "busybox", "sleep", "1000"});
+    ASSERT_EQ(a.status, 0) << a.err;
+    std::string name;
+    for (auto& m : nlohmann::json::parse(inspect("anon", "{{json .Mounts}}")))
+        if (m["Destination"] == "/scratch" && m["Type"] == "volume") name = m["Name"];
+    ASSERT_EQ(name.size(), 64u) << name;
+    EXPECT_NE(run({tool(), "volume", "ls"}).out.find(name), std::string::npos);
+    auto busy = run({tool(), "volume", "rm", "v1"});
+    EXPECT_EQ(busy.status, 1);
+    EXPECT_NE(busy.err.find("volume is in use"), std::string::npos) << busy.err;
+    EXPECT_EQ(run({tool(), "rm", "-f", "-v", "anon"}).status, 0);
+    EXPECT_FALSE(fs::exists(vols + "/" + name)) << "rm -v removed the anonymous volume";
+    EXPECT_TRUE(fs::exists(vols + "/v1/_data/f"));
+    // --rm takes its anonymous volumes too
+    EXPECT_EQ(run({tool(), "run", "--rm", "--network", "none", "-v", "/tmpvol", "busybox", "true"}).status, 0);
+    auto ls = run({tool(), "volume", "ls", "-q"});
+    EXPECT_EQ(trim(ls.out), "v1\nv2") << ls.out;
+    EXPECT_EQ(run({tool(), "volume", "rm", "v1", "v2"}).status, 0);
+    EXPECT_FALSE(fs::exists(vols + "/v1"));
+    EXPECT_EQ(run({tool(), "run", "--rm", "-v", "b@d:/x", "busybox", "true"}).status, 125);
+    expect_clean("after volume rm");
+}
+
+TEST_F(Docker, RandomHostPortAnswers) {
+    auto r = run({tool(), "run", "-d", "--name", "rnd", "-p", "80", "busybox", "sh", "-c",
+                  "mkdir -p /www && echo hello-rnd > /www/index.html && exec httpd -f -p 80 -h /www"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::string p = trim(run({tool(), "port", "rnd", "80"}).out);
+    std::smatch m;
+    ASSERT_TRUE(std::regex_match(p, m, std::regex("0\\.0\\.0\\.0:([0-9]+)"))) << p;
+    int port = std::stoi(m[1]);
+    std::string got;
+    EXPECT_TRUE(wait_until([&] { return (got = http_get(port)).find("hello-rnd") != std::string::npos; })) << got;
+    EXPECT_EQ(run({tool(), "rm", "-f", "rnd"}).status, 0);
+    EXPECT_EQ(http_get(port), "");
+    expect_clean("after rm -f");
+}
+
+TEST_F(Docker, PrivilegedSeesHostDevices) {
+    std::string dev;
+    for (auto& e : fs::directory_iterator("/dev"))
+        if (e.is_block_file()) {
+            dev = e.path().string();
+            break;
+        }
+    if (dev.empty()) dev = "/dev/kmsg";
+    std::string script = "(exec 3<" + dev + ") 2>/dev/null && echo opened; grep Seccomp: /proc/self/status";
+    auto p = run({tool(), "run", "--rm", "--privileged", "--network", "none", "busybox", "sh", "-c", script});
+    EXPECT_EQ(p.status, 0) << p.err;
+    EXPECT_NE(p.out.find("opened"), std::string::npos) << dev << ": " << p.out;
+    EXPECT_NE(p.out.find("Seccomp:\t0"), std::string::npos) << p.out;
+    auto n = run({tool(), "run", "--rm", "--network", "none", "busybox", "sh", "-c", script});
+    EXPECT_EQ(n.out.find("opened"), std::string::npos) << n.out;
+    // --dry-run shows the device entries the runtime is given (the host's node, its numbers)
+    auto dry = run({tool(), "run", "--dry-run", "--privileged", "busybox", "true"});
+    ASSERT_EQ(dry.status, 0) << dry.err;
+    auto cfg = nlohmann::json::parse(dry.out);
+    struct stat st {};
+    ASSERT_EQ(::stat(dev.c_str(), &st), 0);
+    bool found = false;
+    for (auto& d : cfg["linux"]["devices"])
+        found = found || (d["path"] == dev && d["major"] == major(st.st_rdev) && d["minor"] == minor(st.st_rdev));
+    EXPECT_TRUE(found) << dev;
+    expect_clean("after run --rm");
 }

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "docker/bundle.hpp"
+#include "docker/filters.hpp"
 #include "docker/flags.hpp"
 #include "docker/format.hpp"
 #include "docker/internal.hpp"
@@ -136,12 +137,17 @@ TEST(DockerFlags, BadValuesAreRefusedWithOneLine) {
     EXPECT_NE(refusal({"--cpus", "9999", "busybox"}).find("Range of CPUs"), std::string::npos);
     EXPECT_NE(refusal({"--cpuset-cpus", "999", "busybox"}).find("999"), std::string::npos);
     EXPECT_NE(refusal({"-p", "99999:80", "busybox"}).find("-p, --publish"), std::string::npos);
-    EXPECT_NE(refusal({"-p", "80", "busybox"}).find("host port"), std::string::npos);
+    EXPECT_NE(refusal({"-p", "0:80", "busybox"}).find("-p, --publish"), std::string::npos);
+    EXPECT_NE(refusal({"-p", "80/sctp", "busybox"}).find("tcp"), std::string::npos);
+    EXPECT_NE(refusal({"--expose", "x", "busybox"}).find("--expose"), std::string::npos);
+    EXPECT_NE(refusal({"-P", "--network", "none", "busybox"}).find("--publish-all"), std::string::npos);
     EXPECT_NE(refusal({"-p", "8080:80/udp", "busybox"}).find("tcp"), std::string::npos);
     EXPECT_NE(refusal({"-p", "8080:80", "-p", "8080:81", "busybox"}).find("twice"), std::string::npos);
     EXPECT_NE(refusal({"--network", "host", "-p", "8080:80", "busybox"}).find("bridge"), std::string::npos);
     EXPECT_NE(refusal({"--network", "weave", "busybox"}).find("network weave not found"), std::string::npos);
-    EXPECT_NE(refusal({"-v", "relative:/x", "busybox"}).find("-v, --volume"), std::string::npos);
+    EXPECT_NE(refusal({"-v", "b@d:/x", "busybox"}).find("invalid characters for a local volume name"), std::string::npos);
+    EXPECT_NE(refusal({"-v", "name", "busybox"}).find("-v, --volume"), std::string::npos);
+    EXPECT_NE(refusal({"-v", "name:relative", "busybox"}).find("-v, --volume"), std::string::npos);
     EXPECT_NE(refusal({"-v", "/tmp:/proc", "busybox"}).find("/proc"), std::string::npos);
     EXPECT_NE(refusal({"--cap-add", "FLY", "busybox"}).find("FLY"), std::string::npos);
     EXPECT_NE(refusal({"--restart", "sometimes", "busybox"}).find("restart policy"), std::string::npos);
@@ -347,4 +353,71 @@ TEST(DockerFormat, GoTemplatesAndTables) {
     EXPECT_EQ(docker::detail::human_duration(90), "About a minute");
     EXPECT_EQ(docker::detail::human_duration(7200), "2 hours");
     EXPECT_EQ(docker::detail::quote_command({"sh", "-c", "echo hi"}), "sh -c 'echo hi'");
+}
+
+TEST(DockerFlags, VolumesAndRandomPorts) {
+    auto o = parse_run_flags({"-v", "data:/d:ro", "-v", "/anon", "-v", "/tmp:/t", "-p", "80", "-p", "8080:81", "-P",
+                              "--expose", "9000", "busybox"});
+    docker::validate(o);
+    ASSERT_EQ(o.volumes.size(), 3u);
+    EXPECT_EQ(o.volumes[0].volume, "data");
+    EXPECT_TRUE(o.volumes[0].read_only);
+    EXPECT_TRUE(o.volumes[0].is_volume());
+    EXPECT_EQ(o.volumes[1].volume, "");
+    EXPECT_TRUE(o.volumes[1].is_volume()) << "anonymous until create names it";
+    EXPECT_EQ(o.volumes[1].container, "/anon");
+    EXPECT_FALSE(o.volumes[2].is_volume());
+    ASSERT_EQ(o.ports.size(), 2u);
+    EXPECT_EQ(o.ports[0].host_port, 0);
+    EXPECT_EQ(o.ports[0].container_port, 80);
+    EXPECT_EQ(o.ports[1].host_port, 8080);
+    EXPECT_TRUE(o.publish_all);
+    EXPECT_EQ(o.expose, std::vector<std::string>{"9000/tcp"});
+}
+
+TEST(DockerFilters, DockersRules) {
+    auto row = [](std::string name, std::string state, int code, std::string created, std::map<std::string, std::string> labels) {
+        docker::Summary s;
+        s.id = std::string(64, name[0]);
+        s.name = name;
+        s.image = "busybox";
+        s.image_id = "sha256:" + std::string(64, 'e');
+        s.state = state;
+        s.exit_code = code;
+        s.created_at = created;
+        s.labels = labels;
+        return s;
+    };
+    std::vector<docker::Summary> all = {row("alpha", "running", 0, "2026-01-01T00:00:01.000000001Z", {{"tier", "web"}}),
+                                        row("beta", "exited", 3, "2026-01-01T00:00:01.000000002Z", {{"tier", "db"}, {"x", ""}}),
+                                        row("gamma", "exited", 0, "2026-01-01T00:00:01.000000003Z", {})};
+    auto names = [&](const docker::Filters& f, bool every) {
+        std::string out;
+        for (auto& s : docker::apply_filters(f, all, every)) out += s.name + " ";
+        return out;
+    };
+    EXPECT_EQ(names({}, false), "alpha ");
+    EXPECT_EQ(names({}, true), "alpha beta gamma ");
+    EXPECT_EQ(names({{"status", {"exited"}}}, false), "beta gamma ") << "status=exited needs no -a";
+    EXPECT_EQ(names({{"status", {"exited", "running"}}}, false), "alpha beta gamma ") << "values of one key: any";
+    EXPECT_EQ(names({{"exited", {"3"}}}, false), "beta ");
+    EXPECT_EQ(names({{"label", {"tier"}}}, true), "alpha beta ");
+    EXPECT_EQ(names({{"label", {"tier=db", "x"}}}, true), "beta ") << "labels: every one";
+    EXPECT_EQ(names({{"label", {"tier=db", "y"}}}, true), "");
+    EXPECT_EQ(names({{"name", {"^/a"}}}, true), "alpha ") << "a regexp against /NAME";
+    EXPECT_EQ(names({{"name", {"a"}}}, true), "alpha beta gamma ");
+    EXPECT_EQ(names({{"id", {"bbb"}}}, true), "beta ");
+    EXPECT_EQ(names({{"ancestor", {"busybox:latest"}}, {"status", {"running"}}}, true), "alpha ") << "keys: all";
+    EXPECT_EQ(names({{"ancestor", {"eeeeee"}}}, true), "alpha beta gamma ");
+    EXPECT_EQ(names({{"ancestor", {"alpine"}}}, true), "");
+    EXPECT_EQ(names({{"since", {"alpha"}}}, true), "beta gamma ") << "created in the same second: by nanoseconds";
+    EXPECT_EQ(names({{"before", {"gamma"}}}, true), "alpha beta ");
+    EXPECT_THROW(names({{"colour", {"red"}}}, true), BadRequest);
+    EXPECT_THROW(names({{"status", {"sleeping"}}}, true), BadRequest);
+    EXPECT_THROW(names({{"exited", {"x"}}}, true), BadRequest);
+    EXPECT_THROW(docker::filters_from_flags({"novalue"}), BadRequest);
+    auto f = docker::filters_from_json(json::parse(R"({"status": {"exited": true}, "label": ["a=b"]})"));
+    EXPECT_EQ(f["status"], std::vector<std::string>{"exited"});
+    EXPECT_EQ(f["label"], std::vector<std::string>{"a=b"});
+    EXPECT_EQ(docker::filters_from_json(docker::filters_to_json(f)), f);
 }
