@@ -1,8 +1,8 @@
 // step06: images under overlayfs. Two questions.
 //
 // Start latency: ours mounts an overlay over the busybox image (and makes, then removes, the
-// container's upper/work/merged directories) before doing everything step04 does; the
-// reference is step04 itself, rooted in the same image as a plain directory. The difference of
+// container's upper/work/merged directories) before doing everything step05 does; the
+// reference is step05 itself, rooted in the same image as a plain directory. The difference of
 // the medians is what a copy-on-write root costs per container.
 //
 // Import throughput: `image import` of a tarball (every entry checked, every directory opened
@@ -33,9 +33,9 @@ std::vector<Comparison> step06(const Env& env) {
                   {env.bin_dir + "/step06_overlay", "run", "--network", "none", "busybox", "/bin/true"}};
     start.reference = {"step05_cgroups --network none --rootfs ROOTFS /bin/true",
                        {env.bin_dir + "/step05_cgroups", "--network", "none", "--rootfs", env.rootfs, "/bin/true"}};
-    // Measured on the 2-core VM: ~9.7 ms against step05's ~5.7 ms (30 runs), about 4 ms more (mkdir x4, the overlay
-    // mount, its lazy unmount, removing the directories, the image lookup and the lock).
-    start.goal = 2.0;
+    // Issue 13's goal. The overlay's share: four mkdir, the mount, its unmount (no sync of the
+    // disk below with volatile, see overlay.cpp), removing the directories, the image lookup.
+    start.goal = 1.5;
 
     Comparison import;
     std::string sh = find_program("sh"), tar = find_program("tar");
