@@ -386,6 +386,15 @@ int cmd_run(const std::vector<std::string>& args) {
 
 // ---- ps ------------------------------------------------------------------------------------
 
+// One rendered table line ("a\tb\tc") -> its cells, for tabulate().
+std::vector<std::string> split_cells(const std::string& line) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    for (size_t t; (t = line.find('\t', start)) != std::string::npos; start = t + 1) out.push_back(line.substr(start, t - start));
+    out.push_back(line.substr(start));
+    return out;
+}
+
 json ps_row(const docker::Summary& s, bool no_trunc) {
     std::string ports;
     for (auto& p : s.ports) {
@@ -437,15 +446,8 @@ int cmd_ps(const std::vector<std::string>& args) {
         return 0;
     }
     std::vector<std::vector<std::string>> cells;
-    auto split = [](const std::string& line) {
-        std::vector<std::string> out;
-        size_t start = 0;
-        for (size_t t; (t = line.find('\t', start)) != std::string::npos; start = t + 1) out.push_back(line.substr(start, t - start));
-        out.push_back(line.substr(start));
-        return out;
-    };
-    cells.push_back(split(docker::format::header(tmpl)));
-    for (auto& r : rows) cells.push_back(split(docker::format::render(tmpl, ps_row(r, no_trunc))));
+    cells.push_back(split_cells(docker::format::header(tmpl)));
+    for (auto& r : rows) cells.push_back(split_cells(docker::format::render(tmpl, ps_row(r, no_trunc))));
     std::fputs(docker::format::tabulate(cells).c_str(), stdout);
     return 0;
 }
@@ -718,18 +720,13 @@ int cmd_volume(const std::vector<std::string>& rest) {
         std::string tmpl = last(a, "format", flag(a, "quiet") ? "{{.Name}}" : "table {{.Driver}}\t{{.Name}}");
         std::vector<std::vector<std::string>> rows;
         bool table = docker::format::is_table(tmpl);
-        auto cells = [](const std::string& line) {
-            std::vector<std::string> out;
-            size_t start = 0;
-            for (size_t t; (t = line.find('\t', start)) != std::string::npos; start = t + 1) out.push_back(line.substr(start, t - start));
-            out.push_back(line.substr(start));
-            return out;
-        };
-        if (table) rows.push_back(cells(docker::format::header(tmpl)));
+        // docker's own title for the name column here is "VOLUME NAME".
+        if (table) rows.push_back(tmpl == "table {{.Driver}}\t{{.Name}}" ? std::vector<std::string>{"DRIVER", "VOLUME NAME"}
+                                                                         : split_cells(docker::format::header(tmpl)));
         for (auto& v : vols.list()) {
             json row = {{"Driver", "local"}, {"Name", v.name}, {"Mountpoint", v.mountpoint}, {"Scope", "local"}, {"CreatedAt", v.created}};
             std::string line = docker::format::render(tmpl, row);
-            if (table) rows.push_back(cells(line));
+            if (table) rows.push_back(split_cells(line));
             else std::printf("%s\n", line.c_str());
         }
         if (table) std::fputs(docker::format::tabulate(rows).c_str(), stdout);
