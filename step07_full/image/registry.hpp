@@ -64,8 +64,11 @@ struct Challenge {
 };
 std::optional<Challenge> parse_challenge(const std::string& header);
 
-// ~/.docker/config.json's entry for `host` (keys "host", "https://host", "http://host"; for
-// docker.io "https://index.docker.io/v1/"); nullopt when there is none. `path` "" = default.
+// The stored credentials for `host`, looked up in ~/.docker/config.json as docker does:
+// credHelpers[host] (a helper for this registry), else credsStore (one for all), each run as
+// `docker-credential-NAME get` with the server on stdin; else the auths entry (keys "host",
+// "https://host", "http://host"; for docker.io "https://index.docker.io/v1/"). nullopt when
+// there is none. Error for a helper that is missing or fails. `path` "" = default.
 std::optional<Credentials> credentials_for(const std::string& host, const std::string& path);
 
 class Client {
