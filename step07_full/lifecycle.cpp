@@ -53,9 +53,15 @@ Error not_running(const std::string& id, Status st) {
     return Error(fmt::format("container {} is {}", id, container::status_name(st)), 1);
 }
 
+// The state's "owner" (runc's field: the user running the runtime). Looked up once a process:
+// getpwuid goes through NSS (nscd's socket, then libnss_* loaded with dlopen), and create
+// writes the state twice.
 std::string user_name() {
-    if (passwd* pw = ::getpwuid(::geteuid())) return pw->pw_name;
-    return std::to_string(::geteuid());
+    static const std::string name = [] {
+        if (passwd* pw = ::getpwuid(::geteuid())) return std::string(pw->pw_name);
+        return std::to_string(::geteuid());
+    }();
+    return name;
 }
 
 void write_pid_file(const std::string& path, pid_t pid) {
