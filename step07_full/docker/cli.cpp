@@ -415,6 +415,7 @@ json ps_row(const docker::Summary& s, bool no_trunc) {
             {"State", s.state},
             {"Ports", ports},
             {"Labels", labels},
+            {"LabelMap", s.labels},  // for {{.Label "KEY"}}
             {"Networks", ""},
             {"Mounts", ""},
             {"Size", ""}};
@@ -721,8 +722,9 @@ int cmd_volume(const std::vector<std::string>& rest) {
         std::vector<std::vector<std::string>> rows;
         bool table = docker::format::is_table(tmpl);
         // docker's own title for the name column here is "VOLUME NAME".
-        if (table) rows.push_back(tmpl == "table {{.Driver}}\t{{.Name}}" ? std::vector<std::string>{"DRIVER", "VOLUME NAME"}
-                                                                         : split_cells(docker::format::header(tmpl)));
+        // (is_table() has taken "table " off the template.)
+        if (table) rows.push_back(tmpl == "{{.Driver}}\t{{.Name}}" ? std::vector<std::string>{"DRIVER", "VOLUME NAME"}
+                                                                   : split_cells(docker::format::header(tmpl)));
         for (auto& v : vols.list()) {
             json row = {{"Driver", "local"}, {"Name", v.name}, {"Mountpoint", v.mountpoint}, {"Scope", "local"}, {"CreatedAt", v.created}};
             std::string line = docker::format::render(tmpl, row);

@@ -108,6 +108,13 @@ std::string eval(const std::string& expr, const json& data) {
         for (auto& c : s) c = static_cast<char>(w[0] == "upper" ? std::toupper(static_cast<unsigned char>(c)) : std::tolower(static_cast<unsigned char>(c)));
         return s;
     }
+    if (w[0] == ".Label" && w.size() == 2 && data.contains("LabelMap")) {
+        // docker ps's {{.Label "KEY"}}: a method of its row, "" for a label the container lacks.
+        std::string key = w[1];
+        if (key.size() >= 2 && key.front() == '"') key = key.substr(1, key.size() - 2);
+        const json& m = data["LabelMap"];
+        return m.is_object() && m.contains(key) ? go_value(m[key]) : "";
+    }
     if (w.size() != 1) throw BadRequest("template: :1: can't give argument to non-function " + w[0]);
     const json* v = value_of(w[0]);
     return v ? go_value(*v) : "<no value>";

@@ -300,7 +300,10 @@ std::vector<Summary> Manager::list(bool all) const {
             out.push_back(s);
         }
     }
-    std::sort(out.begin(), out.end(), [](const Summary& a, const Summary& b) { return a.created > b.created; });
+    // Newest first; within one second by the nanoseconds of the record's creation time.
+    std::sort(out.begin(), out.end(), [](const Summary& a, const Summary& b) {
+        return a.created != b.created ? a.created > b.created : a.created_at > b.created_at;
+    });
     return out;
 }
 

@@ -449,6 +449,8 @@ TEST_F(Docker, PsFilters) {
     EXPECT_EQ(trim(q.out), up_id);
     auto labels = run({tool(), "ps", "--format", "{{.Labels}}", "-f", "name=f-up"});
     EXPECT_EQ(trim(labels.out), "team=a,tier=web");
+    auto label = run({tool(), "ps", "-a", "--format", "{{.Label \"tier\"}}:{{.Names}}", "-f", "label=tier"});
+    EXPECT_EQ(label.out, "db:f-three\nweb:f-up\n") << label.err;
     auto bad = run({tool(), "ps", "-f", "colour=red"});
     EXPECT_EQ(bad.status, 125);
     EXPECT_NE(bad.err.find("Invalid filter 'colour'"), std::string::npos) << bad.err;
