@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <ctime>
 #include <fstream>
 #include <iomanip>
@@ -244,6 +245,45 @@ void df(Ctx& c) {
                                         {"BuildCache", nlohmann::json::array()}});
 }
 
+// The three networks a container can have (--network none|bridge|host: step04's bridge, the
+// host's stack, a namespace with only lo), as docker network ls/inspect show them. Creating
+// networks is not supported: POST /networks/create stays Docker's 404.
+nlohmann::json network(const std::string& name) {
+    // A stable 64-hex id per name (dockerd's are random, made once at its first start).
+    std::string id;
+    std::uint64_t h = 1469598103934665603ULL;
+    while (id.size() < 64) {
+        for (char ch : name + id) h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ULL;
+        char buf[17];
+        std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+        id += buf;
+    }
+    return {{"Name", name},  {"Id", id.substr(0, 64)},     {"Created", "0001-01-01T00:00:00Z"}, {"Scope", "local"},
+            {"Driver", name == "bridge" ? "bridge" : (name == "host" ? "host" : "null")},
+            {"EnableIPv6", false}, {"IPAM", {{"Driver", "default"}, {"Options", nullptr}, {"Config", nlohmann::json::array()}}},
+            {"Internal", false}, {"Attachable", false}, {"Ingress", false}, {"ConfigFrom", {{"Network", ""}}},
+            {"ConfigOnly", false}, {"Containers", nlohmann::json::object()}, {"Options", nlohmann::json::object()},
+            {"Labels", nlohmann::json::object()}};
+}
+
+void networks(Ctx& c) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const char* n : {"bridge", "host", "none"}) out.push_back(network(n));
+    c.conn.send_json(http::status::ok, out);
+}
+
+void network_inspect(Ctx& c) {
+    std::string want = c.param("id");
+    for (const char* n : {"bridge", "host", "none"}) {
+        auto j = network(n);
+        if (want == n || (want.size() >= 3 && j["Id"].get<std::string>().starts_with(want))) {
+            c.conn.send_json(http::status::ok, j);
+            return;
+        }
+    }
+    throw not_found("network " + want + " not found");
+}
+
 }  // namespace
 }  // namespace engine::system
 
@@ -257,6 +297,8 @@ void add_system_routes(Router& r) {
     r.add(http::verb::get, "/info", info);
     r.add(http::verb::get, "/events", event_stream);
     r.add(http::verb::get, "/system/df", df);
+    r.add(http::verb::get, "/networks", networks);
+    r.add(http::verb::get, "/networks/{id}", network_inspect);
 }
 
 }  // namespace engine

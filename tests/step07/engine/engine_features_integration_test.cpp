@@ -431,7 +431,7 @@ TEST_F(Features, OtherCommandsAnswerProperly) {
     ASSERT_FALSE(id.empty());
     // Not implemented here: Docker's JSON error, never a hang or a crash, the engine lives on.
     for (auto& args : std::vector<std::vector<std::string>>{{"diff", "o1"}, {"export", "-o", *dir_ / "export.tar", "o1"},
-                                                             {"update", "--memory", "64m", "o1"}, {"network", "ls"},
+                                                             {"update", "--memory", "64m", "o1"}, {"network", "create", "n1"},
                                                              {"commit", "o1", "x:1"}}) {
         auto r = docker(args, 20s);
         EXPECT_NE(r.status, 124) << args[0] << " hung";
@@ -440,6 +440,12 @@ TEST_F(Features, OtherCommandsAnswerProperly) {
         }
         EXPECT_TRUE(engine_->alive()) << args[0];
     }
+    // docker network ls/inspect: the three networks --network takes.
+    auto nets = docker({"network", "ls", "--format", "{{.Name}} {{.Driver}}"});
+    EXPECT_EQ(nets.status, 0) << nets.err;
+    EXPECT_EQ(nets.out, "bridge bridge\nhost host\nnone null\n");
+    EXPECT_EQ(trim(docker({"network", "inspect", "-f", "{{.Name}} {{.Scope}}", "bridge"}).out), "bridge local");
+    EXPECT_EQ(docker({"network", "inspect", "nosuch"}).status, 1);
     auto unknown = api("GET", "/containers/o1/nosuch");
     EXPECT_EQ(unknown.code, 404);
     EXPECT_NE(unknown.body.find("\"message\""), std::string::npos) << unknown.body;
