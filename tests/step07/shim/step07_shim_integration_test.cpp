@@ -466,6 +466,7 @@ TEST_F(Shim, ExitCommandSkippedWhileACleaningWaiterWaits) {
     // The cleaning waiter leaves before the exit (an engine killed while it waits): the exit
     // command runs, as for a container nobody watches.
     dir = make({"sh", "-c", "sleep 0.5; exit 3"});
+    opts_.start = true;
     opts_.exit_command = {"/bin/sh", "-c", "echo ran >> " + dir + "/count"};
     ready = shim::spawn(dir, opts_);
     {
