@@ -12,6 +12,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -515,45 +516,61 @@ int cmd_top(const std::vector<std::string>& args) {
 
 int cmd_stats(const std::vector<std::string>& args) {
     auto a = parse(args, {{"--no-stream", "no-stream"}, {"-a", "all"}, {"--all", "all"}, {"--no-trunc", "no-trunc"}, {"--format=", "format"}}, "stats");
-    if (!flag(a, "no-stream")) throw BadRequest("stats: only --no-stream is supported (one sample, then exit)");
     Manager m;
-    std::vector<std::string> refs = a.positional;
-    if (refs.empty())
-        for (auto& s : m.list(flag(a, "all"))) refs.push_back(s.id);
-    std::vector<std::vector<std::string>> rows = {{"CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"}};
-    int status = 0;
-    for (auto& ref : refs) {
-        try {
-            json s = m.stats(ref);
-            auto& cpu = s["cpu_stats"];
-            auto& pre = s["precpu_stats"];
-            double cpu_delta = cpu["cpu_usage"].value("total_usage", 0.0) - pre["cpu_usage"].value("total_usage", 0.0);
-            double sys_delta = cpu.value("system_cpu_usage", 0.0) - pre.value("system_cpu_usage", 0.0);
-            double cpu_pct = sys_delta > 0 && cpu_delta > 0 ? cpu_delta / sys_delta * cpu.value("online_cpus", 1.0) * 100.0 : 0.0;
-            double usage = s["memory_stats"].value("usage", 0.0), limit = s["memory_stats"].value("limit", 0.0);
-            double rx = 0, tx = 0;
-            if (s.contains("networks"))
-                for (auto& [k, v] : s["networks"].items()) {
-                    rx += v.value("rx_bytes", 0.0);
-                    tx += v.value("tx_bytes", 0.0);
-                }
-            char cpu_s[32], mem_pct[32];
-            std::snprintf(cpu_s, sizeof cpu_s, "%.2f%%", cpu_pct);
-            std::snprintf(mem_pct, sizeof mem_pct, "%.2f%%", limit > 0 ? usage / limit * 100.0 : 0.0);
-            std::string id = s.value("id", "");
-            std::string name = s.value("name", "");
-            if (name.starts_with("/")) name = name.substr(1);
-            rows.push_back({flag(a, "no-trunc") ? id : id.substr(0, 12), name, cpu_s,
-                            docker::format::bytes_size(usage) + " / " + docker::format::bytes_size(limit), mem_pct,
-                            docker::format::human_size(rx) + " / " + docker::format::human_size(tx), "0B / 0B",
-                            std::to_string(s["pids_stats"].value("current", 0))});
-        } catch (const Error& e) {
-            narrate::error(e.line());
-            status = 1;
+    // One table of samples; without --no-stream, a new one each second (the screen cleared
+    // first on a terminal, as docker stats does) until interrupted or nothing runs.
+    auto table = [&](int& status) {
+        std::vector<std::string> refs = a.positional;
+        if (refs.empty())
+            for (auto& s : m.list(flag(a, "all"))) refs.push_back(s.id);
+        std::vector<std::vector<std::string>> rows = {{"CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"}};
+        for (auto& ref : refs) {
+            try {
+                json s = m.stats(ref);
+                auto& cpu = s["cpu_stats"];
+                auto& pre = s["precpu_stats"];
+                double cpu_delta = cpu["cpu_usage"].value("total_usage", 0.0) - pre["cpu_usage"].value("total_usage", 0.0);
+                double sys_delta = cpu.value("system_cpu_usage", 0.0) - pre.value("system_cpu_usage", 0.0);
+                double cpu_pct = sys_delta > 0 && cpu_delta > 0 ? cpu_delta / sys_delta * cpu.value("online_cpus", 1.0) * 100.0 : 0.0;
+                double usage = s["memory_stats"].value("usage", 0.0), limit = s["memory_stats"].value("limit", 0.0);
+                double rx = 0, tx = 0;
+                if (s.contains("networks"))
+                    for (auto& [k, v] : s["networks"].items()) {
+                        rx += v.value("rx_bytes", 0.0);
+                        tx += v.value("tx_bytes", 0.0);
+                    }
+                char cpu_s[32], mem_pct[32];
+                std::snprintf(cpu_s, sizeof cpu_s, "%.2f%%", cpu_pct);
+                std::snprintf(mem_pct, sizeof mem_pct, "%.2f%%", limit > 0 ? usage / limit * 100.0 : 0.0);
+                std::string id = s.value("id", "");
+                std::string name = s.value("name", "");
+                if (name.starts_with("/")) name = name.substr(1);
+                rows.push_back({flag(a, "no-trunc") ? id : id.substr(0, 12), name, cpu_s,
+                                docker::format::bytes_size(usage) + " / " + docker::format::bytes_size(limit), mem_pct,
+                                docker::format::human_size(rx) + " / " + docker::format::human_size(tx), "0B / 0B",
+                                std::to_string(s["pids_stats"].value("current", 0))});
+            } catch (const Error& e) {
+                narrate::error(e.line());
+                status = 1;
+            }
         }
+        return docker::format::tabulate(rows);
+    };
+    int status = 0;
+    if (flag(a, "no-stream")) {
+        std::fputs(table(status).c_str(), stdout);
+        return status;
     }
-    std::fputs(docker::format::tabulate(rows).c_str(), stdout);
-    return status;
+    bool tty = ::isatty(STDOUT_FILENO);
+    for (;;) {
+        auto t0 = std::chrono::steady_clock::now();
+        int st = 0;
+        std::string text = table(st);
+        std::printf("%s%s", tty ? "\033[2J\033[H" : "", text.c_str());
+        if (std::fflush(stdout) != 0 || std::ferror(stdout)) return 0;  // the reader went away
+        if (st != 0 && !a.positional.empty()) return st;               // a named container is gone
+        std::this_thread::sleep_until(t0 + std::chrono::seconds(1));
+    }
 }
 
 int cmd_port(const std::vector<std::string>& args) {

@@ -547,3 +547,27 @@ TEST_F(Docker, PrivilegedSeesHostDevices) {
     EXPECT_TRUE(found) << dev;
     expect_clean("after run --rm");
 }
+
+// stats without --no-stream: a table a second until stopped; its PIDS column is the
+// container's pids cgroup's count on the host.
+TEST_F(Docker, StatsStreams) {
+    auto r = run({tool(), "run", "-d", "--name", "sw", "--network", "none", "busybox", "sh", "-c", "sleep 1000 & sleep 1000"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::string id = trim(r.out);
+    auto st = support::sh("timeout 3.5 " + tool() + " stats sw; true");
+    size_t tables = 0;
+    for (size_t at = 0; (at = st.out.find("CONTAINER ID", at)) != std::string::npos; ++at) ++tables;
+    EXPECT_GE(tables, 3u) << st.out << st.err;
+    EXPECT_LE(tables, 5u) << "about one a second: " << st.out;
+    std::string last = st.out.substr(st.out.rfind(id.substr(0, 12)));
+    last = last.substr(0, last.find('\n'));
+    std::string pids = last.substr(last.find_last_of(' ') + 1);
+    std::string host;
+    for (auto& d : cgroup_dirs(id))
+        if (fs::exists(d + "/pids.current")) host = trim(support::read_file(d + "/pids.current"));
+    ASSERT_FALSE(host.empty()) << "no pids cgroup for " << id;
+    EXPECT_EQ(pids, host) << last;
+    EXPECT_GE(std::atoi(pids.c_str()), 2) << "the two sleeps (busybox sh execs its last command)";
+    EXPECT_EQ(run({tool(), "rm", "-f", "sw"}).status, 0);
+    expect_clean("after rm -f");
+}
