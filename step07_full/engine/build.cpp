@@ -2,7 +2,8 @@
 // the build context as a tar (plain or gzip); the answer is a 200 stream of JSON lines
 // ({"stream": "Step 1/3 : FROM busybox\n"}, then {"aux": {"ID": ...}}), and a failure is the
 // stream's last line ({"errorDetail": {...}, "error": ...}), which makes the CLI exit 1.
-// The build itself is builder::build_from_tar, the same code as `step07_full build`.
+// The build itself is builder::build_from_tar, the same code as `step07_full build`, run in a
+// minibox-engine-worker child (jobs.hpp: the engine does not link the builder's libraries).
 //   moby's api/swagger.yaml, "ImageBuild"; memfd_create(2) for the body
 #include <sys/mman.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include "builder/build.hpp"
 #include "errors.hpp"
 #include "events.hpp"
+#include "jobs.hpp"
 #include "router.hpp"
 #include "trace.hpp"
 
@@ -96,7 +98,7 @@ void build(Ctx& c) {
         if (client) client = c.conn.chunk(j.dump() + "\r\n");
     };
     try {
-        builder::BuildResult r = builder::build_from_tar(o, mem.get(), [&](std::string_view text) {
+        builder::BuildResult r = jobs::build(o, mem.get(), [&](std::string_view text) {
             send({{"stream", std::string(text)}});
         });
         // docker build --iidfile and -q read the id from this message.

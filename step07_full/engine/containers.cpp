@@ -67,6 +67,7 @@ bool running(const nlohmann::json& inspect) {
 void watcher(std::string id) {
     auto& m = manager();
     shim::CleaningWaiter cleaning;  // this thread settles and auto-removes: the shim runs no exit command
+    shim::CleaningWaiter cleaning;  // this thread settles and auto-removes: the shim runs no exit command
     for (;;) {
         int code = 0;
         nlohmann::json info;
@@ -241,6 +242,9 @@ void start(Ctx& c) {
     std::string st = state_of(id);
     if (st == "running" || st == "paused" || st == "restarting") throw not_modified();
     trace::hop("engine -> shim", "start " + id.substr(0, 12) + ": the shim runs `step07_full create` then `start`");
+    // A created container's shim is there already: its watcher's wait goes in first, so the shim
+    // knows at the exit that the engine cleans up (and runs no exit command of its own).
+    if (st == "created") watch(id);
     mapped([&] {
         manager().start(id);
         return 0;

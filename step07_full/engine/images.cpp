@@ -14,6 +14,7 @@
 
 #include "errors.hpp"
 #include "events.hpp"
+#include "jobs.hpp"
 #include "router.hpp"
 #include "image/store.hpp"
 #include "system.hpp"
@@ -158,9 +159,8 @@ void load(Ctx& c) {
         off += static_cast<size_t>(w);
     }
     ::lseek(mem.get(), 0, SEEK_SET);
-    images::Store store;
-    trace::hop("engine -> images::Store", "load: the archive's layers unpacked once, the image recorded");
-    auto loaded = store_call([&] { return store.load(mem.get()); });
+    trace::hop("engine -> images::Store", "load (in minibox-engine-worker): the archive's layers unpacked once, the image recorded");
+    auto loaded = store_call([&] { return jobs::load(mem.get()); });
     c.conn.begin_stream(http::status::ok, "application/json");
     for (auto& line : loaded) {
         c.conn.chunk(json{{"stream", line + "\n"}}.dump() + "\n");
@@ -195,7 +195,7 @@ void save_refs(Ctx& c, const std::vector<std::string>& refs) {
     std::string error;
     std::thread writer([&, w = std::move(wr)]() mutable {
         try {
-            store.save(refs, w.get());
+            jobs::save(refs, w.get());
         } catch (const std::exception& e) {
             error = e.what();
         }
@@ -305,10 +305,8 @@ void create(Ctx& c) {
     auto opts = registry_options(c);
     trace::hop("engine -> registry", "pull " + ref + ": manifest, config, the missing layers");
     progress_stream(c, [&](const images::ProgressFn& p) {
-        images::Store store;
-        auto r = store.pull(ref, opts, p);
+        jobs::pull(ref, opts, p);
         events::publish("image", "pull", ref, {{"name", ref}});
-        (void)r;
     });
 }
 
@@ -320,7 +318,7 @@ void push(Ctx& c) {
     if (!store_call([&] { return store.find(ref); })) throw not_found("No such image: " + ref);
     trace::hop("engine -> registry", "push " + ref + ": the blobs the registry lacks, then the manifest");
     progress_stream(c, [&](const images::ProgressFn& p) {
-        std::string digest = store.push(ref, opts, p);
+        std::string digest = jobs::push(ref, opts, p);
         c.conn.chunk(json{{"status", ref.substr(ref.rfind(':') + 1) + ": digest: " + digest}}.dump() + "\r\n");
         events::publish("image", "push", ref, {{"name", ref}});
     });

@@ -3,6 +3,7 @@
 // docker::manager operation `step07_full run/ps/logs/...` uses, and leaves every container to
 // its shim: stopping (or killing) the engine stops no container, and the next engine finds them.
 //   docker -> minibox-engine -> minibox-shim -> step07_full -> kernel
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -38,6 +39,10 @@ std::string self_dir() {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // One thread per connection and one per watched container, each of which would get a malloc
+    // arena of its own (up to 8 per core) whose pages stay resident after the thread ends; the
+    // engine's threads mostly wait, so two arenas are plenty. mallopt(3)
+    ::mallopt(M_ARENA_MAX, 2);
     narrate::set_program("minibox-engine");
     CLI::App app{"minibox-engine: the Docker Engine API (1.41) on a unix socket, over minibox-shim and step07_full"};
     std::vector<std::string> hosts;

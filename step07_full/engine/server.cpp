@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -13,7 +14,10 @@
 #include <boost/asio/io_context.hpp>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "narrate.hpp"
@@ -66,6 +70,22 @@ void check_hosts(const std::vector<std::string>& hosts) {
     for (auto& h : hosts) parse_host(h);
 }
 
+// The group from /etc/group itself (fgetgrent(3)), not through NSS: getgrnam(3) would load
+// libnss_systemd and keep it mapped for the daemon's whole life (0.3 MiB resident) to answer
+// one question at start-up; `groupadd minibox` writes /etc/group.
+static std::optional<gid_t> local_group(const char* name) {
+    FILE* f = std::fopen("/etc/group", "re");
+    if (!f) return std::nullopt;
+    std::optional<gid_t> gid;
+    while (group* g = ::fgetgrent(f))
+        if (std::strcmp(g->gr_name, name) == 0) {
+            gid = g->gr_gid;
+            break;
+        }
+    std::fclose(f);
+    return gid;
+}
+
 Listener listen_on(const std::string& host) {
     Parsed p = parse_host(host);
     Listener l;
@@ -114,10 +134,10 @@ Listener listen_on(const std::string& host) {
         narrate::note("engine", "bind(fd, \"" + p.path + "\") with umask 0117: the socket is made srw-rw----");
         if (rc != 0) throw SysError("bind(AF_UNIX, \"" + p.path + "\")", err);
         l.path = p.path;
-        if (group* g = ::getgrnam("minibox")) {
+        if (auto gid = local_group("minibox")) {
             narrate::sys({"engine", "chown(\"" + p.path + "\", 0, minibox)",
                           "members of group minibox may use the engine: that is root on this host", "ls -l " + p.path},
-                         [&] { return ::chown(p.path.c_str(), 0, g->gr_gid); });
+                         [&] { return ::chown(p.path.c_str(), 0, *gid); });
         }
     }
     narrate::sys({"engine", "listen(fd, 128)", "connections now queue until accept4", ""},
@@ -180,7 +200,9 @@ void Server::serve(unique_fd fd) {
     } catch (const std::exception& e) {
         trace::note(std::string("connection ended: ") + e.what());
     }
-    --active_;
+    // The last connection gone, the engine is idle: the free pages of malloc's heaps go back to
+    // the kernel (a large inspect or a load's body would otherwise stay resident). malloc_trim(3)
+    if (--active_ == 0) ::malloc_trim(0);
 }
 
 }  // namespace engine

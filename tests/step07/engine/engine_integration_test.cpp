@@ -278,6 +278,44 @@ TEST_F(EngineTest, Images) {
     EXPECT_NE(missing.err.find("Unable to find image"), std::string::npos) << missing.err;
 }
 
+// The registry client and the archive code live in minibox-engine-worker, one child per pull,
+// push, load, save or build: the daemon itself never maps libcurl or its TLS stack, before or
+// after such a job, and the jobs still work (load, save, a failed pull's message).
+TEST_F(EngineTest, EngineMapsNoTlsStackJobsRunInTheWorker) {
+    auto maps_of_engine = [&] { return slurp("/proc/" + std::to_string(engine_->pid()) + "/maps"); };
+    auto tls_libs = [](const std::string& maps) {
+        std::string found;
+        for (const char* lib : {"libcurl", "libssl", "libgnutls", "libnghttp2"})
+            if (maps.find(lib) != std::string::npos) found += std::string(lib) + " ";
+        return found;
+    };
+    std::string before = maps_of_engine();
+    ASSERT_FALSE(before.empty());
+    EXPECT_EQ(tls_libs(before), "") << "the idle engine maps these";
+    std::string archive = *dir_ / "base.tar";
+    auto mk = run({"/bin/sh", support::source_dir() + "/tests/step07/clients/make-archive.sh", support::busybox_rootfs(),
+                   archive, "bb:worker"}, transcript_, 120s);
+    ASSERT_EQ(mk.status, 0) << mk.err;
+    auto load = docker({"load", "-i", archive});
+    EXPECT_EQ(load.status, 0) << load.err;
+    EXPECT_NE(load.out.find("Loaded image: bb:worker"), std::string::npos) << load.out;
+    std::string tar = *dir_ / "saved.tar";
+    EXPECT_EQ(docker({"save", "-o", tar, "bb:worker"}).status, 0);
+    EXPECT_GT(fs::file_size(tar), 1000000u);
+    auto bad = docker({"save", "-o", *dir_ / "none.tar", "nosuch:1"});
+    EXPECT_NE(bad.status, 0);
+    auto pull = docker({"pull", "localhost:1/nosuch:1"});
+    EXPECT_NE(pull.status, 0);
+    EXPECT_NE(pull.err.find("localhost:1"), std::string::npos) << pull.err;
+    EXPECT_EQ(tls_libs(maps_of_engine()), "") << "after load, save and pull the engine maps these";
+    // The worker is named in the trace, and each was waited for: the engine has no child left.
+    EXPECT_NE(slurp(*dir_ / "engine.log").find("minibox-engine-worker"), std::string::npos);
+    std::string children;
+    for (auto& t : fs::directory_iterator("/proc/" + std::to_string(engine_->pid()) + "/task"))
+        children += slurp(t.path().string() + "/children");
+    EXPECT_EQ(trim(children), "") << "children of the engine";
+}
+
 TEST_F(EngineTest, EngineRestartKeepsContainers) {
     std::vector<std::string> args = {"--name", "keep", "--network", "none", "busybox", "sh", "-c",
                                      "trap 'exit 0' TERM; i=0; while true; do echo tick$i; i=$((i+1)); sleep 0.2; done"};

@@ -1,0 +1,30 @@
+// The engine's long jobs with the network and archive libraries: pull, push, load, save and
+// build run in a child process, minibox-engine-worker (worker.cpp), which streams their
+// progress back as JSON lines on a pipe. So the daemon itself never maps libcurl and its TLS
+// stack (about 45 shared libraries, 8 MiB of resident pages counted in every idle minute),
+// and a crash in a layer's decompression is a failed request, not a dead engine.
+//   fork(2), execve(2), pipe2(2), memfd_create(2); worker.cpp for the line protocol
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "builder/build.hpp"
+#include "image/store.hpp"
+
+namespace engine::jobs {
+
+// Each call runs one worker and returns when it has exited; a failure is thrown as the
+// worker reported it (Error, with its message and exit status).
+void pull(const std::string& ref, const images::RegistryOptions& opts, const images::ProgressFn& progress);
+std::string push(const std::string& ref, const images::RegistryOptions& opts, const images::ProgressFn& progress);
+// `fd`: the archive (a memfd at offset 0); returns the "Loaded image: x" lines.
+std::vector<std::string> load(int fd);
+// The docker-archive of `refs` written to `out`.
+void save(const std::vector<std::string>& refs, int out);
+// `fd`: the build context tar; `text` gets the builder's output as it comes.
+builder::BuildResult build(const builder::BuildOptions& opts, int fd, const std::function<void(std::string_view)>& text);
+
+}  // namespace engine::jobs
