@@ -229,7 +229,14 @@ PruneResult Volumes::prune() {
     return out;
 }
 
-void Volumes::attach(RunOptions& opts) {
+void Volumes::attach(RunOptions& opts, const nlohmann::json& image_config) {
+    if (image_config.is_object() && image_config.contains("Volumes") && image_config["Volumes"].is_object())
+        for (auto& [path, unused] : image_config["Volumes"].items()) {
+            bool covered = std::any_of(opts.volumes.begin(), opts.volumes.end(), [&](const VolumeBinding& b) { return b.container == path; });
+            VolumeBinding b;
+            if (covered || !parse_volume(path, b).empty()) continue;  // a path -v could not take is skipped
+            opts.volumes.push_back(b);
+        }
     for (auto& b : opts.volumes) {
         if (!b.is_volume()) continue;
         bool anonymous = b.volume.empty();

@@ -56,8 +56,9 @@ public:
     PruneResult prune();
 
     // For create: each VolumeBinding with a volume name (or none: anonymous) gets its host
-    // path (the volume's _data), the volume made when missing.
-    void attach(RunOptions& opts);
+    // path (the volume's _data), the volume made when missing. Each path of the image's
+    // config.Volumes (Dockerfile VOLUME) no -v covers becomes an anonymous volume, as Docker.
+    void attach(RunOptions& opts, const nlohmann::json& image_config = nlohmann::json::object());
     // After the root is mounted at `rootfs` (create): an empty, never-filled volume gets a copy
     // of the image's content at its path.
     void copy_up(const RunOptions& opts, const std::string& rootfs);

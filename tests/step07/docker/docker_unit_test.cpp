@@ -15,6 +15,7 @@
 #include "docker/internal.hpp"
 #include "docker/manager.hpp"
 #include "docker/record.hpp"
+#include "docker/volumes.hpp"
 
 namespace fs = std::filesystem;
 using docker::BadRequest;
@@ -420,4 +421,33 @@ TEST(DockerFilters, DockersRules) {
     EXPECT_EQ(f["status"], std::vector<std::string>{"exited"});
     EXPECT_EQ(f["label"], std::vector<std::string>{"a=b"});
     EXPECT_EQ(docker::filters_from_json(docker::filters_to_json(f)), f);
+}
+
+TEST(DockerVolumes, StoreAndTheImagesVolumes) {
+    TempDir t;
+    docker::Roots roots{t.path + "/data", t.path + "/exec"};
+    docker::Volumes vols(roots);
+    auto v = vols.create("cache", {{"k", "v"}});
+    EXPECT_EQ(v.mountpoint, t.path + "/data/volumes/cache/_data");
+    EXPECT_TRUE(fs::is_directory(v.mountpoint));
+    EXPECT_EQ(vols.create("cache").created, v.created) << "create is idempotent";
+    EXPECT_EQ(v.to_json()["Labels"]["k"], "v");
+    EXPECT_THROW(vols.create("b@d"), BadRequest);
+    // -v cache:/c, -v /anon, and the image's VOLUME /data (and /c, which -v covers already)
+    auto o = parse_run_flags({"-v", "cache:/c", "-v", "/anon", "busybox"});
+    docker::validate(o);
+    vols.attach(o, json::parse(R"({"Volumes": {"/data": {}, "/c": {}}})"));
+    ASSERT_EQ(o.volumes.size(), 3u);
+    EXPECT_EQ(o.volumes[0].host, v.mountpoint);
+    EXPECT_EQ(o.volumes[1].volume.size(), 64u) << "an anonymous one gets a 64-hex name";
+    EXPECT_EQ(o.volumes[2].container, "/data");
+    EXPECT_EQ(o.volumes[2].volume.size(), 64u);
+    EXPECT_TRUE(vols.find(o.volumes[2].volume)->anonymous);
+    EXPECT_FALSE(vols.find("cache")->anonymous);
+    EXPECT_EQ(vols.list().size(), 3u);
+    // No container record uses them: prune takes all three.
+    auto p = vols.prune();
+    EXPECT_EQ(p.deleted.size(), 3u);
+    EXPECT_TRUE(vols.list().empty());
+    EXPECT_THROW(vols.remove("cache"), docker::NotFound);
 }
