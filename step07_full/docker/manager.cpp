@@ -191,7 +191,7 @@ std::string Manager::create(RunOptions opts) {
     FileLock lock(p.lock);
     try {
         // -v NAME:/path and -v /path: the volumes made (or found), their _data bound.
-        Volumes(roots_).attach(r.opts);
+        Volumes(roots_).attach(r.opts, r.image_config);
         records.save(r);
         json config = make_config(r.opts, r.process, {p.record + "/merged", p.shim}, r.id);
         files::write(p.record + "/config.json", config.dump(2) + "\n");
