@@ -16,6 +16,7 @@
 #include "events.hpp"
 #include "jobs.hpp"
 #include "router.hpp"
+#include "streams.hpp"
 #include "image/store.hpp"
 #include "system.hpp"
 #include "trace.hpp"
@@ -161,12 +162,15 @@ void load(Ctx& c) {
     ::lseek(mem.get(), 0, SEEK_SET);
     trace::hop("engine -> images::Store", "load (in minibox-engine-worker): the archive's layers unpacked once, the image recorded");
     auto loaded = store_call([&] { return jobs::load(mem.get()); });
-    c.conn.begin_stream(http::status::ok, "application/json");
-    for (auto& line : loaded) {
-        c.conn.chunk(json{{"stream", line + "\n"}}.dump() + "\n");
-        events::publish("image", "load", line.substr(line.find(": ") + 2));
-    }
-    c.conn.end_stream();
+    json_stream(
+        c.conn,
+        [&](auto& send) {
+            for (auto& line : loaded) {
+                send(json{{"stream", line + "\n"}});
+                events::publish("image", "load", line.substr(line.find(": ") + 2));
+            }
+        },
+        "\n");
 }
 
 // GET /images/get?names=a&names=b: the query has the key twice, so it is read here from the
@@ -283,17 +287,7 @@ images::RegistryOptions registry_options(const Ctx& c) {
 // ({"errorDetail": {"message": ...}, "error": ...}), as dockerd sends it after the 200.
 template <class F>
 void progress_stream(Ctx& c, F&& op) {
-    c.conn.begin_stream(http::status::ok, "application/json");
-    bool client = true;
-    auto progress = [&](const images::ProgressEvent& e) {
-        if (client) client = c.conn.chunk(progress_json(e).dump() + "\r\n");
-    };
-    try {
-        op(progress);
-    } catch (const std::exception& e) {
-        c.conn.chunk(json{{"errorDetail", {{"message", e.what()}}}, {"error", e.what()}}.dump() + "\r\n");
-    }
-    c.conn.end_stream();
+    json_stream(c.conn, [&](auto& send) { op([&](const images::ProgressEvent& e) { send(progress_json(e)); }, send); });
 }
 
 void create(Ctx& c) {
@@ -304,7 +298,7 @@ void create(Ctx& c) {
     if (!t.empty()) ref += (t.rfind("sha256:", 0) == 0 ? "@" : ":") + t;
     auto opts = registry_options(c);
     trace::hop("engine -> registry", "pull " + ref + ": manifest, config, the missing layers");
-    progress_stream(c, [&](const images::ProgressFn& p) {
+    progress_stream(c, [&](const images::ProgressFn& p, auto&) {
         jobs::pull(ref, opts, p);
         events::publish("image", "pull", ref, {{"name", ref}});
     });
@@ -317,9 +311,9 @@ void push(Ctx& c) {
     images::Store store;
     if (!store_call([&] { return store.find(ref); })) throw not_found("No such image: " + ref);
     trace::hop("engine -> registry", "push " + ref + ": the blobs the registry lacks, then the manifest");
-    progress_stream(c, [&](const images::ProgressFn& p) {
+    progress_stream(c, [&](const images::ProgressFn& p, auto& send) {
         std::string digest = jobs::push(ref, opts, p);
-        c.conn.chunk(json{{"status", ref.substr(ref.rfind(':') + 1) + ": digest: " + digest}}.dump() + "\r\n");
+        send(json{{"status", ref.substr(ref.rfind(':') + 1) + ": digest: " + digest}});
         events::publish("image", "push", ref, {{"name", ref}});
     });
 }
