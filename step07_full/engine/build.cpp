@@ -66,12 +66,12 @@ builder::BuildOptions options(const Ctx& c) {
     o.no_cache = c.flag("nocache");
     o.quiet = c.flag("q");
     o.target = c.q("target");
-    // The CLI sends networkmode=default; the builder's RUN steps share the host's network or
-    // have none (there is no bridge for build containers).
+    // The CLI sends networkmode=default: the builder's RUN steps share the host's network (its
+    // default here); --network none and bridge (a veth on the bridge, as Docker's) pass through.
     std::string net = c.q("networkmode", "default");
-    if (net == "none") o.network = "none";
-    else if (net == "default" || net == "host" || net == "bridge") o.network = "host";
-    else throw bad_request("network mode " + net + " is not supported for builds (default, host, none)");
+    if (net == "none" || net == "bridge") o.network = net;
+    else if (net == "default" || net == "host") o.network = "host";
+    else throw bad_request("network mode " + net + " is not supported for builds (default, host, bridge, none)");
     // rm / forcerm: the builder never keeps a step's container, whatever they say.
     return o;
 }
