@@ -67,7 +67,6 @@ bool running(const nlohmann::json& inspect) {
 void watcher(std::string id) {
     auto& m = manager();
     shim::CleaningWaiter cleaning;  // this thread settles and auto-removes: the shim runs no exit command
-    shim::CleaningWaiter cleaning;  // this thread settles and auto-removes: the shim runs no exit command
     for (;;) {
         int code = 0;
         nlohmann::json info;

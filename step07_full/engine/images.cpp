@@ -71,7 +71,11 @@ json summary(const images::Resolved& r) {
 void list(Ctx& c) {
     images::Store store;
     json out = json::array();
+    const bool all = c.flag("all");  // docker images -a
     for (auto& r : store_call([&] { return store.list(); })) {
+        // A build's intermediate images (untagged parents of another image) are hidden, as
+        // dockerd hides them, unless all=1; `step07_full images` does the same.
+        if (r.intermediate && !all) continue;
         // docker images -f dangling=true / reference=busybox* are the common filters.
         out.push_back(summary(r));
     }
