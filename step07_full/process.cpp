@@ -135,7 +135,10 @@ void set_oom_score_adj(pid_t pid, int value) {
 }
 
 void write_sysctl(const std::map<std::string, std::string>& sysctl) {
-    for (const auto& [key, value] : sysctl) {
+    for (const auto& entry : sysctl) {
+        // Not a structured binding: clang before 16 cannot capture one in the lambda below.
+        const std::string& key = entry.first;
+        const std::string& value = entry.second;
         std::string path = as_path(key);
         try {
             narrate::sys({"process", "write " + path + " = " + value,
