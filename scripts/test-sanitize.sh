@@ -11,12 +11,12 @@
 # someone else's program (label clients: podman, ctr and dockerd driving the runtime), the
 # chapters and the cgroup v2 VM. The plain job runs them; here the time goes to our code.
 #
-# NOT YET IN CI (.ci/run): under ASan a container's child can hang. The launcher makes the child
-# with a raw clone(2) while the tool has a second thread; ASan resets its internal locks in a
-# child only through its fork() interceptor, so a child cloned while the other thread held one
-# (seen: the report file's lock) spins in sched_yield forever (step03's
-# ProcShowsOnlyTheContainersProcesses, after 52 tests passed with no report). Until the launcher
-# clones before any thread exists, this job is run by hand.
+# NOT YET IN CI (.ci/run). Measured here (2 cores): the build of 117 objects about 20 min under
+# load, the run 266 s: 420 of 423 tests pass and no sanitizer reported anything. The three that
+# fail (step02 ExplainLinesComeInLaunchOrder, two of the shim's) see ASan's benign warning about
+# the launcher's clone stack in output that does not go through tests/support's run() (a
+# container's stderr in the shim's log). Until the launcher's child stops running on a stack of
+# its own under ASan, or those paths filter it too, this job is run by hand.
 set -eu
 cd "$(dirname "$0")/.."
 if ! command -v clang++ >/dev/null 2>&1; then
@@ -36,24 +36,14 @@ CC=clang CXX=clang++ cmake -S . -B build-sanitize -DMINIBOX_FUZZ=ON -DMINIBOX_FU
 cmake --build build-sanitize -j "$(nproc)" >/dev/null
 
 cd build-sanitize
-# The reports go to files, not to stderr: the tests compare the tools' stderr line by line, and
-# ASan warns once per process that runs on a stack of its own (the launcher's clone child)
-# "ignoring requested __asan_handle_no_return", which is harmless. abort_on_error / halt_on_error
-# make a real report a crash the test sees; detect_leaks: LeakSanitizer at exit. Our processes
-# that become a container exec or _exit(2), which skip the leak check by design.
-reports="$PWD/sanitizer-reports"
-rm -rf "$reports" && mkdir -p "$reports"
-export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1:log_path=$reports/asan"
-export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan"
+# abort_on_error / halt_on_error: a report is a crash, which fails the test that hit it (with
+# the report in its output); detect_leaks: LeakSanitizer at exit (a leak fails with exit 23).
+# Our processes that become a container exec or _exit(2), which skip the leak check by design.
+# ASan's one benign warning on the launcher's clone stack is taken out of the captured stderr
+# by tests/support (without_asan_stack_warning). Reports are not sent to files (log_path): in
+# that mode a clone child can hang on the report file's lock.
+export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 # Also left out: the chapters (label docs: 08 and 09 need the Docker half; the plain job runs
 # them all) and the cgroup v2 VM (a kernel boot under emulation, the plain job's).
-status=0
-ctest --output-on-failure --timeout 600 -LE 'bench|clients|docs' -E 'step05_vm_cgroup_v2' "$@" || status=$?
-found=$(grep -l -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$reports"/* 2>/dev/null || true)
-if [ -n "$found" ]; then
-    for f in $found; do echo "test-sanitize: report $f:"; cat "$f"; done
-    echo "test-sanitize: the sanitizers reported $(echo "$found" | wc -l) problem(s) (above)" >&2
-    exit 1
-fi
-echo "test-sanitize: no sanitizer report"
-exit "$status"
+exec ctest --output-on-failure --timeout 600 -LE 'bench|clients|docs' -E 'step05_vm_cgroup_v2' "$@"
