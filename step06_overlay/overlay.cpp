@@ -27,6 +27,15 @@ void make_dir(const std::string& path, mode_t mode, const char* why) {
     narrate::sys({"overlay", "mkdir(\"" + path + "\")", why, "ls -la " + path}, [&] { return ::mkdir(path.c_str(), mode); });
 }
 
+void unmount(const std::string& merged) {
+    narrate::sys({"overlay", "umount2(\"" + merged + "\", MNT_DETACH)",
+                  "the container's root goes; its upper directory stays on disk until removed",
+                  "findmnt -t overlay"},
+                 [&] { return ::umount2(merged.c_str(), MNT_DETACH); });
+}
+
+}  // namespace
+
 // overlayfs's "volatile" option (Linux 5.10): no sync of the upper file system, ever. Without
 // it the last unmount calls sync_fs on the upper file system (an ext4 journal commit and a
 // disk flush, tens of ms) for changes that `rm` is about to delete. A crash may leave a
@@ -39,15 +48,6 @@ bool kernel_has_volatile() {
     if (std::sscanf(u.release, "%d.%d", &major, &minor) != 2) return false;
     return major > 5 || (major == 5 && minor >= 10);
 }
-
-void unmount(const std::string& merged) {
-    narrate::sys({"overlay", "umount2(\"" + merged + "\", MNT_DETACH)",
-                  "the container's root goes; its upper directory stays on disk until removed",
-                  "findmnt -t overlay"},
-                 [&] { return ::umount2(merged.c_str(), MNT_DETACH); });
-}
-
-}  // namespace
 
 void add_options(CLI::App& app, Config& cfg) {
     // IMAGE is not a CLI11 positional: it is the first word of the command tail (see

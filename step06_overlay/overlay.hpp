@@ -35,6 +35,10 @@ std::optional<std::string> take_image(std::vector<std::string>& tail, Config& cf
 // copies). No root needed (unit-tested).
 std::string mount_options(const std::vector<std::string>& lower, const std::string& upper, const std::string& work);
 
+// True when the kernel has overlayfs's "volatile" option (Linux 5.10): no sync of the upper
+// file system, not even at the last unmount (see overlay.cpp for the price).
+bool kernel_has_volatile();
+
 // One container's directories: <store>/containers/<id>/{owner,image,upper,work,merged}.
 struct Paths {
     std::string dir, upper, work, merged;

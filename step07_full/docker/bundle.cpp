@@ -5,12 +5,10 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -367,13 +365,7 @@ json make_config(const RunOptions& o, const Process& p, const BundlePaths& paths
 // refuses to mount it again, because after a crash the upper may be half-written. A start
 // after a clean stop in the same boot (the boot id written at mount is the kernel's still)
 // removes the mark; after a reboot the container's start is refused. See the kernel's
-// Documentation/filesystems/overlayfs.rst, "Volatile mount".
-static bool kernel_has_volatile() {
-    utsname u{};
-    int major = 0, minor = 0;
-    if (::uname(&u) < 0 || std::sscanf(u.release, "%d.%d", &major, &minor) != 2) return false;
-    return major > 5 || (major == 5 && minor >= 10);
-}
+// Documentation/filesystems/overlayfs.rst, "Volatile mount"; step06's overlay::kernel_has_volatile.
 
 void mount_root(const std::vector<std::string>& layers, const std::string& record_dir) {
     std::string upper = record_dir + "/upper", work = record_dir + "/work", merged = record_dir + "/merged";
@@ -381,7 +373,7 @@ void mount_root(const std::vector<std::string>& layers, const std::string& recor
         if (::mkdir(d->c_str(), *d == work ? 0700 : 0755) < 0 && errno != EEXIST) throw SysError("mkdir(\"" + *d + "\")", errno);
     if (overlay::is_mount_point(merged)) return;
     std::string opts = overlay::mount_options(layers, upper, work);
-    if (kernel_has_volatile()) {
+    if (overlay::kernel_has_volatile()) {
         std::string boot = files::read_line("/proc/sys/kernel/random/boot_id");
         struct stat st {};
         if (::stat((work + "/work/incompat/volatile").c_str(), &st) == 0) {
