@@ -66,6 +66,9 @@ pid_t wait_for_child(pid_t pid, const std::string& comm,
 std::string ns_link(pid_t pid, const std::string& ns);
 // Whole file, or "" when it cannot be read.
 std::string read_file(const std::string& path);
+// GET /index.html over HTTP/1.0 from 127.0.0.1:port (of the caller's network namespace): the
+// whole answer, or "" when nothing answers (2 s read timeout). For published-port tests.
+std::string http_get(int port);
 // The lines of the host's /proc/self/mountinfo, sorted (to compare before/after a run).
 std::vector<std::string> host_mounts();
 

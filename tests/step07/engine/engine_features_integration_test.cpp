@@ -64,25 +64,7 @@ protected:
     }
 };
 
-// An HTTP GET to 127.0.0.1:port of the test's network namespace.
-std::string http_get(int port) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    timeval tv{2, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    std::string out;
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-        std::string req = "GET /index.html HTTP/1.0\r\n\r\n";
-        (void)::write(fd, req.data(), req.size());
-        char buf[4096];
-        for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
-    }
-    ::close(fd);
-    return out;
-}
+using support::http_get;
 
 bool eventually(const std::function<bool()>& f, std::chrono::milliseconds limit = 10s) {
     auto end = std::chrono::steady_clock::now() + limit;
