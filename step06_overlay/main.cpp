@@ -17,7 +17,8 @@
 #include "cgroup.hpp"
 #include "cli.hpp"
 #include "image_store.hpp"
-#include "import.hpp"
+#include "import.hpp"  // kDefaultMaxSize
+#include "import_cli.hpp"
 #include "limits.hpp"
 #include "launcher.hpp"
 #include "mnt.hpp"
@@ -112,14 +113,8 @@ int main(int argc, char** argv) {
     if (!root.empty()) ::setenv("MINIBOX_ROOT", root.c_str(), 1);
 
     if (ls->parsed()) return cli::guarded(image_ls);
-    if (import->parsed())
-        return cli::guarded([&] {
-            auto r = image::import_image(image::Store(), source, name, true, max_size);
-            std::printf("imported %s: %zu layer%s, %s in %llu entries\n", name.c_str(), r.image.layers.size(),
-                        r.image.layers.size() == 1 ? "" : "s", image::human_size(r.bytes).c_str(),
-                        static_cast<unsigned long long>(r.entries));
-            return 0;
-        });
+    if (import->parsed())  // in the companion executable: see import_cli.hpp
+        return cli::guarded([&] { return image::run_import(source, name, max_size, argv); });
     if (rm->parsed())
         return cli::guarded([&] {
             image::Store().remove(name);
