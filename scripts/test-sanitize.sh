@@ -11,17 +11,24 @@
 # someone else's program (label clients: podman, ctr and dockerd driving the runtime), the
 # chapters and the cgroup v2 VM. The plain job runs them; here the time goes to our code.
 #
-# NOT YET IN CI (.ci/run). Measured here (2 cores): the build of 117 objects about 20 min under
-# load, the run 266 s: 420 of 423 tests pass and no sanitizer reported anything. The three that
-# fail (step02 ExplainLinesComeInLaunchOrder, two of the shim's) see ASan's benign warning about
-# the launcher's clone stack in output that does not go through tests/support's run() (a
-# container's stderr in the shim's log). Until the launcher's child stops running on a stack of
-# its own under ASan, or those paths filter it too, this job is run by hand.
+# Part of the whole suite: scripts/test.sh runs it after the plain job (and so does CI).
+# Measured on the 2-core VM: about 10-20 minutes of building (117 objects, depending on load)
+# and about 5 minutes of tests.
 set -eu
 cd "$(dirname "$0")/.."
-if ! command -v clang++ >/dev/null 2>&1; then
-    echo "test-sanitize: clang++ is missing (scripts/setup.sh installs clang and libclang-rt-14-dev)" >&2
-    exit 1
+# clang and its sanitizer runtime come from scripts/setup.sh's optional packages. Where the
+# distribution lacks them the job is skipped with a message, as a privileged test skips
+# without root; with CI=true a skip fails instead.
+probe=$(mktemp -d)
+echo 'int main(){return 0;}' > "$probe/p.cpp"
+usable=yes
+command -v clang++ >/dev/null 2>&1 &&
+    clang++ -fsanitize=address,undefined,fuzzer-no-link "$probe/p.cpp" -o "$probe/p" >/dev/null 2>&1 || usable=
+rm -rf "$probe"
+if [ -z "$usable" ]; then
+    echo "test-sanitize: SKIPPED: clang++ with its sanitizer runtime is missing (scripts/setup.sh installs clang and libclang-rt-14-dev where the distribution has them)" >&2
+    [ "${CI:-}" = true ] && exit 1
+    exit 0
 fi
 [ -x build/bin/nsinfo ] || MINIBOX_QUIET=1 scripts/setup.sh  # the packages and the default image
 
@@ -39,11 +46,15 @@ cd build-sanitize
 # abort_on_error / halt_on_error: a report is a crash, which fails the test that hit it (with
 # the report in its output); detect_leaks: LeakSanitizer at exit (a leak fails with exit 23).
 # Our processes that become a container exec or _exit(2), which skip the leak check by design.
-# ASan's one benign warning on the launcher's clone stack is taken out of the captured stderr
-# by tests/support (without_asan_stack_warning). Reports are not sent to files (log_path): in
-# that mode a clone child can hang on the report file's lock.
+# Reports are not sent to files (log_path): in that mode a clone child can hang on the report
+# file's lock.
 export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 # Also left out: the chapters (label docs: 08 and 09 need the Docker half; the plain job runs
 # them all) and the cgroup v2 VM (a kernel boot under emulation, the plain job's).
-exec ctest --output-on-failure --timeout 600 -LE 'bench|clients|docs' -E 'step05_vm_cgroup_v2' "$@"
+# And RunsUnderA512KiBMemoryLimit: the runtime's child is charged to the container's memory
+# cgroup from its cgroup join to its exec; under ASan the pages it touches meanwhile (its copies
+# of the tool's stack, with redzones, and their shadow) need 1-2 MiB, so at 512 KiB the OOM
+# killer ends it (137; measured: passes at 2 MiB). The plain job runs it.
+exec ctest --output-on-failure --timeout 600 -LE 'bench|clients|docs' \
+    -E 'step05_vm_cgroup_v2|RunsUnderA512KiBMemoryLimit' "$@"
