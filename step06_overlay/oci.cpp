@@ -67,16 +67,6 @@ Descriptor pick_manifest(const nlohmann::json& index, const std::string& what) {
 
 }  // namespace
 
-std::string digest_hex(const std::string& digest) {
-    const std::string prefix = "sha256:";
-    if (digest.rfind(prefix, 0) != 0) throw Error("digest " + digest + ": only sha256 digests are supported");
-    std::string hex = digest.substr(prefix.size());
-    bool ok = hex.size() == 64;
-    for (char c : hex) ok = ok && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
-    if (!ok) throw Error("digest " + digest + ": not 64 lowercase hex digits");
-    return hex;
-}
-
 std::string sha256_file(const std::string& path) {
     unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) throw SysError("open(\"" + path + "\")", errno);

@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "error.hpp"
-#include "oci.hpp"
 #include "unique_fd.hpp"
 
 namespace images {
@@ -37,12 +36,6 @@ std::string Sha256::digest() {
         s += hex[md[i] & 15];
     }
     return s;
-}
-
-std::string sha256_of(std::string_view bytes) {
-    Sha256 h;
-    h.update(bytes.data(), bytes.size());
-    return h.digest();
 }
 
 std::string sha256_of_file(const std::string& path) {
@@ -133,13 +126,6 @@ void verify_file(const std::string& path, const std::string& digest, std::int64_
     }
     std::string got = sha256_of_file(path);
     if (got != digest) throw Error("blob " + digest + ": digest mismatch (the bytes hash to " + got + ")");
-}
-
-std::string hex_of(const std::string& digest) { return image::digest_hex(digest); }
-
-std::string short_id(const std::string& digest) {
-    auto p = digest.find(':');
-    return digest.substr(p == std::string::npos ? 0 : p + 1, 12);
 }
 
 }  // namespace images

@@ -25,7 +25,8 @@ private:
     void* ctx_;
 };
 
-// "sha256:<hex>" of a string's bytes / of a file's bytes.
+// "sha256:<hex>" of a string's bytes (digest_text.cpp: SHA-256 written out, no OpenSSL, for
+// configs and manifests) / of a file's bytes (OpenSSL, as Sha256).
 std::string sha256_of(std::string_view bytes);
 std::string sha256_of_file(const std::string& path);
 // The diff id of a layer blob: sha256 of its bytes once decompressed (gzip, zstd, or none),
@@ -45,6 +46,8 @@ std::string compression_of(const std::string& path);
 void verify_file(const std::string& path, const std::string& digest, std::int64_t size);
 
 // Checks the shape of a digest ("sha256:" + 64 lowercase hex); returns the hex part.
+// (This and short_id live in digest_text.cpp, with sha256_of: what naming images needs links
+// neither libcrypto nor libarchive.)
 std::string hex_of(const std::string& digest);
 // The 12 hex digits docker shows for an id or a layer.
 std::string short_id(const std::string& digest);

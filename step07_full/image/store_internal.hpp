@@ -64,7 +64,8 @@ std::string put_blob(const Store& s, const std::string& bytes);
 bool has_blob(const Store& s, const std::string& digest);
 
 // The layer for `l` (its blob already stored): unpacked once, under a per-layer lock, into
-// tmp/ and renamed to layers/<hex>; a second caller waits, then finds it there.
+// tmp/ and renamed to layers/<hex>; a second caller waits, then finds it there. (layers.cpp:
+// the one place that unpacks, so store.cpp, all the engine links of the store, needs no libarchive.)
 void ensure_layer(const Store& s, const LayerInfo& l);
 bool has_layer(const Store& s, const std::string& diff_id);
 

@@ -181,6 +181,25 @@ TEST(Digest, VerifyFileCatchesSizeAndContent) {
     EXPECT_EQ(short_id(d), "2cf24dba5fb0");
 }
 
+// sha256_of is SHA-256 written out (digest_text.cpp, so that the engine needs no libcrypto):
+// FIPS 180-4's own examples, and OpenSSL's answer (the Sha256 stream) for every length around
+// the padding's edges (55/56/64 bytes a block) and for multi-block inputs.
+TEST(Digest, Sha256OfAgreesWithTheStandardAndOpenSSL) {
+    EXPECT_EQ(sha256_of(""), "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    EXPECT_EQ(sha256_of("abc"), "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    EXPECT_EQ(sha256_of("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+              "sha256:248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    EXPECT_EQ(sha256_of(std::string(1000000, 'a')), "sha256:cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    std::string bytes;
+    unsigned x = 12345;
+    for (int i = 0; i < 700; ++i) bytes += static_cast<char>((x = x * 1103515245 + 12345) >> 16);
+    for (size_t n = 0; n <= bytes.size(); ++n) {
+        Sha256 h;
+        h.update(bytes.data(), n);
+        ASSERT_EQ(sha256_of(std::string_view(bytes).substr(0, n)), h.digest()) << n << " bytes";
+    }
+}
+
 TEST(Digest, DiffIdIsTheDigestOfTheUncompressedTar) {
     TempDir t;
     tartest::write_tar(t.path + "/plain.tar", {tartest::file("a", "aaa")});
