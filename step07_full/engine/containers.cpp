@@ -492,7 +492,9 @@ void add_archive_routes(Router& r);  // archive.cpp
 void add_container_routes(Router& r) {
     using V = http::verb;
     add_volume_routes(r);
-    add_archive_routes(r);
+#ifdef MINIBOX_ENGINE_IMAGES
+    add_archive_routes(r);  // docker cp: its tars are made by minibox-engine-worker (jobs.cpp)
+#endif
     system::hooks().containers = [] {
         nlohmann::json out = nlohmann::json::array();
         for (auto& s : manager().list(true)) out.push_back(s.to_json());

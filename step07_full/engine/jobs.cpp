@@ -11,6 +11,9 @@
 #include <cerrno>
 
 #include "error.hpp"
+#ifdef MINIBOX_ENGINE_CONTAINERS
+#include "docker/errors.hpp"
+#endif
 #include "narrate.hpp"
 #include "trace.hpp"
 #include "unique_fd.hpp"
@@ -41,9 +44,22 @@ unique_fd memfd_with(const std::string& text) {
     return fd;
 }
 
+// The worker's {"error": ..., "exit_code": N, "kind": ...} as the exception it was there.
+[[noreturn]] void throw_reported(const std::string& message, int code, const std::string& kind) {
+#ifdef MINIBOX_ENGINE_CONTAINERS
+    if (kind == "not_found") throw docker::NotFound(message, code);
+    if (kind == "conflict") throw docker::Conflict(message);
+    if (kind == "bad_request") throw docker::BadRequest(message);
+#else
+    (void)kind;
+#endif
+    throw Error(message, code);
+}
+
 // Runs `minibox-engine-worker JOB` with the request on fd 3 and `in` on fd 0. With `out` >= 0
-// the worker's stdout is `out` (save's tar) and its error comes as its last stderr line;
-// otherwise each JSON line of its stdout goes to `line`. Throws the worker's error.
+// the worker's stdout is `out` (save's tar, cp's) and its stderr comes here: JSON lines as
+// below (cp's stat), any other line taken as its error in plain words (save's); otherwise
+// each JSON line of its stdout goes to `line`. Throws the worker's error.
 void run(const std::string& job, const json& request, int in, int out, const std::function<void(const json&)>& line) {
     std::string exe = worker_path();
     trace::hop("engine -> minibox-engine-worker", job + ": a child process with the registry and archive libraries");
@@ -68,7 +84,7 @@ void run(const std::string& job, const json& request, int in, int out, const std
         ::_exit(127);
     }
     wr.reset();
-    std::string buf, error, last_stderr;
+    std::string buf, error, error_kind, last_stderr;
     int error_code = 0;
     char chunk[16384];
     for (;;) {
@@ -78,15 +94,15 @@ void run(const std::string& job, const json& request, int in, int out, const std
         buf.append(chunk, static_cast<size_t>(n));
         for (size_t nl; (nl = buf.find('\n')) != std::string::npos; buf.erase(0, nl + 1)) {
             std::string text = buf.substr(0, nl);
-            if (out >= 0) {  // save: stderr carries only the error, in plain words
-                if (!text.empty()) last_stderr = text;
+            auto j = json::parse(text, nullptr, false);
+            if (!j.is_object()) {
+                if (out >= 0 && !text.empty()) last_stderr = text;  // save's error, in plain words
                 continue;
             }
-            auto j = json::parse(text, nullptr, false);
-            if (!j.is_object()) continue;
             if (j.contains("error")) {
                 error = j.value("error", "");
                 error_code = j.value("exit_code", 1);
+                error_kind = j.value("kind", "");
             } else if (line) {
                 line(j);
             }
@@ -97,7 +113,7 @@ void run(const std::string& job, const json& request, int in, int out, const std
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && error.empty() && last_stderr.empty())
         throw Error("cannot run " + exe, exit_code::tool_failed).with_hint("build the minibox-engine-worker target");
-    if (!error.empty()) throw Error(error, error_code ? error_code : 1);
+    if (!error.empty()) throw_reported(error, error_code ? error_code : 1, error_kind);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         if (!last_stderr.empty()) throw Error(last_stderr, WIFEXITED(status) ? WEXITSTATUS(status) : 1);
         throw Error("minibox-engine-worker " + job + " failed (status " + std::to_string(status) + ")");
@@ -170,6 +186,26 @@ builder::BuildResult build(const builder::BuildOptions& o, int fd, const std::fu
         }
     });
     return r;
+}
+
+json cp_stat(const std::string& container, const std::string& path) {
+    json stat;
+    run("cp-stat", {{"container", container}, {"path", path}}, -1, -1, [&](const json& j) {
+        if (j.contains("stat")) stat = j["stat"];
+    });
+    return stat;
+}
+
+json cp_get(const std::string& container, const std::string& path, int out) {
+    json stat;
+    run("cp-get", {{"container", container}, {"path", path}}, -1, out, [&](const json& j) {
+        if (j.contains("stat")) stat = j["stat"];
+    });
+    return stat;
+}
+
+void cp_put(const std::string& container, const std::string& dir, int in) {
+    run("cp-put", {{"container", container}, {"path", dir}}, in, -1, {});
 }
 
 }  // namespace engine::jobs
