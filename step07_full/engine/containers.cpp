@@ -333,10 +333,12 @@ void wait(Ctx& c) {
         int code;
         if (wc == docker::WaitCondition::removed) {
             // `docker run --rm`: the exit through the shim (no polling), then the removal the
-            // watcher makes, looked for every 10 ms (the manager's own loop looks every 100).
+            // watcher makes, seen when its "destroy" is published on the event bus (any event
+            // wakes us to look again; every 100 ms too, for a removal by someone else). The
+            // event's number is taken before the look, so one published in between is not missed.
             code = manager().wait(id, docker::WaitCondition::not_running);
-            for (int i = 0; manager().exists(id); ++i) {
-                std::this_thread::sleep_for(std::chrono::milliseconds(i < 500 ? 10 : 200));
+            for (std::uint64_t seen = events::last_seq(); manager().exists(id);) {
+                for (auto& e : events::after(seen, std::chrono::milliseconds(100))) seen = std::max(seen, e.seq);
                 if (c.conn.peer_gone()) return;
             }
         } else {
