@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <sched.h>
+#include <linux/sched.h>  // clone3's struct clone_args, CLONE_INTO_CGROUP
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -283,6 +284,36 @@ pid_t clone_child(ChildArgs& args, int flags) {
     return pid;
 }
 
+// clone_child's twin for Context::cgroup_fd: clone3(2) with CLONE_INTO_CGROUP, so the child
+// starts in that cgroup2 directory (see launcher.hpp). Like clone_child: no stack (0), so the
+// child goes on from the call on its copy of ours, and branches off inside the lambda. Returns
+// -1 when this kernel has no clone3 or no CLONE_INTO_CGROUP (ENOSYS before 5.3, E2BIG before
+// 5.7): the caller then uses clone_child.
+pid_t clone_child_into(ChildArgs& args, int flags, int cgroup_fd) {
+    clone_args ca{};
+    ca.flags = static_cast<uint64_t>(static_cast<unsigned>(flags)) | CLONE_INTO_CGROUP;
+    ca.exit_signal = SIGCHLD;
+    ca.cgroup = static_cast<uint64_t>(cgroup_fd);
+    narrate::Op op{"launch",
+                   "clone3({" + clone_flags_text(flags) + "|CLONE_INTO_CGROUP, exit_signal=SIGCHLD, cgroup=fd})",
+                   "a child process in new namespaces, born in the container's cgroup, waiting for our go",
+                   "cat /proc/{pid}/cgroup   # already the container's"};
+    pid_t pid = -1;
+    try {
+        pid = static_cast<pid_t>(narrate::sys(op, [&] {
+            long rc = ::syscall(SYS_clone3, &ca, sizeof ca);
+            if (rc == 0) ::_exit(child_main(&args));  // the child, as in clone_child
+            return rc;
+        }));
+    } catch (Error& e) {
+        if (e.err() == ENOSYS || e.err() == E2BIG) return -1;
+        if (e.err() == EPERM) e.with_hint("run as root (sudo); creating namespaces needs CAP_SYS_ADMIN");
+        if (e.err() == EINVAL) e.with_hint("this kernel lacks one of these namespaces (see minibox doctor)");
+        throw;
+    }
+    return pid;
+}
+
 int status_to_exit(int status) {
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
@@ -346,7 +377,11 @@ void spawn(const std::vector<Layer*>& layers, Context& ctx, ChildArgs& args, pid
     args.layers = &layers;
     args.ctx = &ctx;
     args.parent_end = parent_end.get();
-    child = clone_child(args, flags);
+    child = ctx.cgroup_fd >= 0 ? clone_child_into(args, flags, ctx.cgroup_fd) : -1;
+    if (child < 0) {
+        ctx.cgroup_fd = -1;  // not born there: the layer moves it (join_child)
+        child = clone_child(args, flags);
+    }
     ctx.pid = child;
     narrate::set_container_pid(child);
     child_end.reset();  // only the child holds it now: its exec (or exit) gives us EOF

@@ -31,6 +31,11 @@ struct Context {
     pid_t pid = -1;                 // the container's first process, as the host sees it
     int sync_fd = -1;               // child side: the socket to the parent; closed by execve
     std::string id;                 // the container's id (12 hex digits); run() makes one if empty
+    // A cgroup2 directory (an fd, O_PATH is enough) a layer's prepare_host sets: the child is
+    // then born in it (clone3 with CLONE_INTO_CGROUP) instead of being moved there by
+    // join_child, which costs the kernel an RCU grace period. The launcher sets it back to -1
+    // when the kernel cannot (before Linux 5.7): then the layer moves the child itself.
+    int cgroup_fd = -1;
 };
 
 class Layer {

@@ -128,17 +128,28 @@ private:
     std::string domainname_;
 };
 
-// The cgroup: made and joined by the parent, removed on failure (and, in run mode, at the end).
+// The cgroup: made by the parent, removed on failure (and, in run mode, at the end). The init
+// gets in without anyone moving it where the kernel allows (resources.hpp: moving a process
+// costs an RCU grace period, ~8 ms here): born in the v2 directory (clone3), and in the v1
+// hierarchies by moving itself, first thing, before its cgroup namespace roots there. With
+// prestart or createRuntime hooks the parent moves it before they run, as they may look.
 class CgroupLayer : public launch::Layer {
 public:
-    explicit CgroupLayer(resources::Container c) : cg_(std::move(c)) {}
+    CgroupLayer(resources::Container c, bool hooks_look) : cg_(std::move(c)), hooks_look_(hooks_look) {}
     const char* name() const override { return "cgroup"; }
-    void prepare_host(launch::Context&) override {
+    void prepare_host(launch::Context& ctx) override {
         cg_.create();
         created_ = true;
+        cg_.open_entries(!hooks_look_);
+        ctx.cgroup_fd = cg_.entry_dir();
     }
-    void join_child(launch::Context& ctx) override { cg_.add_pid(ctx.pid); }
+    void join_child(launch::Context& ctx) override {
+        cg_.close_entries();
+        cg_.add_pid_rest(ctx.pid, ctx.cgroup_fd >= 0);
+    }
+    void setup_inside(launch::Context&) override { cg_.enter_self(); }
     void cleanup(launch::Context&) noexcept override {
+        cg_.close_entries();
         if (!created_ || keep_) return;
         try {
             cg_.destroy();
@@ -152,6 +163,7 @@ public:
 
 private:
     resources::Container cg_;
+    bool hooks_look_;
     bool created_ = false, keep_ = false;
 };
 
@@ -225,14 +237,15 @@ struct Assembly {
     std::unique_ptr<security::Layer> security;
 
     // The order is the order of setup_inside (and of before_exec), see DESIGN: init (the fifo,
-    // the keyring), ns (setns, the user ns's root, the cgroup ns), uts (hostname), cgroup (parent
-    // side only), hooks, rootfs (mounts, devices, pivot_root), process (sysctls, before /proc/sys
-    // goes read-only), masked (masked and read-only paths), console (the pty, after devpts),
-    // security (last: identity, capabilities, no_new_privs, seccomp).
+    // the keyring), cgroup (the init enters its v1 cgroups, before its cgroup namespace roots
+    // there), ns (setns, the user ns's root, the cgroup ns), uts (hostname), hooks, rootfs
+    // (mounts, devices, pivot_root), process (sysctls, before /proc/sys goes read-only), masked
+    // (masked and read-only paths), console (the pty, after devpts), security (last: identity,
+    // capabilities, no_new_privs, seccomp).
     std::vector<launch::Layer*> list() const {
-        std::vector<launch::Layer*> out{init.get(), ns.get()};
+        std::vector<launch::Layer*> out{init.get(), cgroup.get(), ns.get()};
         if (uts) out.push_back(uts.get());
-        out.insert(out.end(), {cgroup.get(), hooks.get(), root.get(), process.get(), masks.get()});
+        out.insert(out.end(), {hooks.get(), root.get(), process.get(), masks.get()});
         if (console) out.push_back(console.get());
         out.push_back(security.get());
         return out;
@@ -255,7 +268,8 @@ Assembly assemble(const spec::Spec& s, const Global& g, const std::string& id, c
     }
     if (!s.domainname.empty() && (!uts_ns || !uts_ns->path.empty()))
         throw Error("domainname: setting a domain name needs a new uts namespace (linux.namespaces)");
-    a.cgroup = std::make_unique<CgroupLayer>(resources::Container::plan(s.cgroups_path, id, g.systemd_cgroup, s.resources));
+    a.cgroup = std::make_unique<CgroupLayer>(resources::Container::plan(s.cgroups_path, id, g.systemd_cgroup, s.resources),
+                                             !s.hooks.prestart.empty() || !s.hooks.create_runtime.empty());
     a.hooks = std::make_unique<HooksLayer>(s, id);
     if (!s.has_namespace(CLONE_NEWNS)) throw Error("linux.namespaces: this runtime needs a mount namespace");
     rootfs::Config rc;

@@ -186,6 +186,8 @@ struct Container::Impl {
     bool from_state = false;
     bool created = false;
     std::optional<spec::Resources> res;
+    bool self_enter = false;  // open_entries(): the v1 directories are entered by the child
+    unique_fd v2_entry;       // open_entries(): the v2 directory, for clone3's CLONE_INTO_CGROUP
 
     bool v2() const { return host.uses_v2(); }
 
@@ -648,6 +650,43 @@ void Container::add_pid(pid_t pid) {
                    d.v2 && !impl_->v2() ? "the process joins the cgroup2 tree too (no controllers: one list, cgroup.kill)"
                                         : "the process (and what it forks from now on) joins");
 }
+
+void Container::open_entries(bool v1_self) {
+    Impl& m = *impl_;
+    m.self_enter = v1_self;
+    for (auto& d : m.dirs) {
+        if (!d.v2) continue;
+        m.v2_entry.reset(static_cast<int>(narrate::sys(
+            {"cgroup", "open(\"" + d.path + "\", O_PATH|O_DIRECTORY)",
+             "clone3 makes the container's process in this directory (CLONE_INTO_CGROUP): nothing to move later", ""},
+            [&] { return ::open(d.path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC); })));
+    }
+}
+
+int Container::entry_dir() const { return impl_->v2_entry.get(); }
+
+void Container::add_pid_rest(pid_t pid, bool born_in_v2) {
+    const Impl& m = *impl_;
+    for (auto& d : m.dirs) {
+        if (d.v2 ? born_in_v2 : m.self_enter) continue;
+        write_file(d.path, "cgroup.procs", std::to_string(pid),
+                   d.v2 && !m.v2() ? "the process joins the cgroup2 tree too (no controllers: one list, cgroup.kill)"
+                                   : "the process (and what it forks from now on) joins");
+    }
+}
+
+void Container::enter_self() {
+    Impl& m = *impl_;
+    m.v2_entry.reset();  // our copy of the parent's: clone3 has used it
+    if (!m.self_enter) return;
+    for (auto& d : m.dirs) {
+        if (d.v2) continue;
+        // 0 is "the writer itself", and `tasks` moves one thread: this process has only one.
+        write_file(d.path, "tasks", "0", "the init moves itself: a thread moving itself takes no global lock (no RCU grace period)");
+    }
+}
+
+void Container::close_entries() { impl_->v2_entry.reset(); }
 
 void Container::update(const spec::Resources& res) {
     impl_->validate(res);

@@ -24,6 +24,7 @@
 
 #include "backend.hpp"
 #include "spec.hpp"
+#include "unique_fd.hpp"
 
 namespace resources {
 
@@ -60,6 +61,25 @@ public:
     // mkdir, limits, device rules. Cleans up what it made if it fails half-way.
     void create();
     void add_pid(pid_t pid);                  // cgroup.procs in every directory
+
+    // The container's first process, without the kernel's grace period. Moving *another*
+    // process (its pid into cgroup.procs) takes the global cgroup_threadgroup_rwsem for writing,
+    // and the first such write in a while waits for an RCU grace period (8 ms on the course VM:
+    // the largest single wait of a `run`). Two ways in take no global lock: a thread moving
+    // itself (0 into a v1 hierarchy's `tasks` file), and a process born in its cgroup (clone3
+    // with CLONE_INTO_CGROUP, v2 only). So:
+    //   parent, after create():  open_entries(v1_self) opens the v2 directory (O_PATH);
+    //                            v1_self: the child enters the v1 hierarchies itself
+    //   clone:                   the launcher clones into entry_dir() when it is not -1
+    //   parent, join_child:      add_pid_rest(pid, born_in_v2): cgroup.procs where neither applies
+    //   child, before its namespaces: enter_self() writes 0 to each v1 directory's `tasks`
+    // v1_self is for when nothing looks at the process from outside before "go" (a prestart
+    // hook may read /proc/PID/cgroup to find the container's devices cgroup, as NVIDIA's does).
+    void open_entries(bool v1_self);
+    int entry_dir() const;  // the v2 directory's fd, or -1
+    void add_pid_rest(pid_t pid, bool born_in_v2);
+    void enter_self();
+    void close_entries();   // the parent's copy of the v2 fd, once the child is made
     void update(const spec::Resources& res);  // `update --resources`
     void freeze();                            // returns once the kernel says frozen
     void thaw();
