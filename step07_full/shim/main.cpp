@@ -2,6 +2,9 @@
 //
 //   minibox-shim [--explain] --ready-fd N DIR     run the container of DIR (shim/protocol.md)
 //   minibox-shim --reap                           undo what killed shims left behind
+//   minibox-shim --reap-network DIR               the network part of that for one (reap_net.hpp:
+//                                                 the engine's reaper runs it, so as not to map
+//                                                 libnftables itself)
 //   minibox-shim --send DIR JSON                  one request, its reply printed (for learners:
 //                                                 after an attach, the stream, frames decoded)
 //
@@ -25,6 +28,7 @@
 #include "client.hpp"
 #include "error.hpp"
 #include "narrate.hpp"
+#include "reap_net.hpp"
 #include "server.hpp"
 
 namespace {
@@ -33,6 +37,7 @@ int usage() {
     std::fprintf(stderr,
                  "usage: minibox-shim [--explain] --ready-fd N DIR\n"
                  "       minibox-shim --reap\n"
+                 "       minibox-shim --reap-network DIR\n"
                  "       minibox-shim --send DIR '{\"op\":\"state\"}'\n"
                  "DIR holds bundle/config.json and shim.json; see step07_full/shim/protocol.md\n");
     return exit_code::tool_failed;
@@ -105,6 +110,7 @@ int send_request(const std::string& dir, const std::string& text) {
 
 int main(int argc, char** argv) {
     narrate::set_program("minibox-shim");
+    shim::reap_network_in_process();  // we link step04's network code anyway
     int ready_fd = -1;
     std::string dir;
     bool reap = false;
@@ -122,6 +128,17 @@ int main(int argc, char** argv) {
             ready_fd = static_cast<int>(n);
         } else if (a == "--reap") {
             reap = true;
+        } else if (a == "--reap-network" && i + 1 < argc) {
+            try {
+                shim::reap_network(argv[i + 1]);
+                return 0;
+            } catch (const Error& e) {
+                narrate::error(e.line());
+                return e.exit_status();
+            } catch (const std::exception& e) {
+                narrate::error(std::string("--reap-network ") + argv[i + 1] + ": " + e.what());
+                return exit_code::tool_failed;
+            }
         } else if (a == "--send" && i + 2 < argc) {
             try {
                 return send_request(argv[i + 1], argv[i + 2]);

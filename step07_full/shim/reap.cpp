@@ -4,7 +4,11 @@
 // container (its init is killed: it lost its parent and its stdio), the netns mount, step04's
 // lease with its veth and ports. See common/state.hpp.
 #include <dirent.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <fstream>
 
@@ -12,8 +16,6 @@
 #include "doctor.hpp"
 #include "files.hpp"
 #include "narrate.hpp"
-#include "net.hpp"
-#include "netns.hpp"
 #include "runtime.hpp"
 #include "shim_doctor.hpp"
 #include "state.hpp"
@@ -21,6 +23,31 @@
 
 namespace shim {
 namespace {
+
+// The network part, in a child: `minibox-shim --reap-network DIR` (reap_net.hpp says why).
+void reap_network_in_child(const std::string& dir) {
+    std::string exe = default_executable();
+    narrate::note("shim", "the dead shim's network (netns mount, lease, veth, ports): " + exe + " --reap-network " + dir);
+    std::vector<char*> args = {exe.data(), const_cast<char*>("--reap-network"), const_cast<char*>(dir.c_str()), nullptr};
+    pid_t pid = ::fork();
+    if (pid < 0) throw SysError("fork()", errno);
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        ::signal(SIGPIPE, SIG_DFL);
+        ::execvp(args[0], args.data());
+        ::_exit(127);
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        throw Error(exe + " --reap-network " + dir + " failed (status " + std::to_string(status) + ")")
+            .with_hint("build minibox-shim, or set $MINIBOX_SHIM to its path; `minibox-shim --reap` retries");
+}
+
+void (*g_network_reaper)(const std::string&) = reap_network_in_child;
 
 struct Record {
     std::string path, id, dir;
@@ -60,13 +87,7 @@ void reap_one(const Record& r) {
                 Options o = Options::from_json(*j);
                 Runtime rt{o.runtime, o.runtime_root, ""};
                 rt.run({"delete", "--force", o.id});  // kills the orphaned init, removes its cgroup
-                remove_netns_mount(netns_path(r.dir));
-                if (o.network.mode == "bridge") {
-                    std::string bridge = o.network.bridge;
-                    if (bridge.empty()) bridge = std::getenv("MINIBOX_BRIDGE") && *std::getenv("MINIBOX_BRIDGE") ? std::getenv("MINIBOX_BRIDGE") : "minibox0";
-                    net::reap(bridge);  // leases of dead owners: veth, published ports
-                }
-                net::reap_files();
+                g_network_reaper(r.dir);              // netns mount, lease, veth, ports (reap_net.hpp)
                 reap_exit_command = o.exit_command;
             } catch (const std::exception& e) {
                 narrate::warn("reaping " + r.dir + ": " + e.what());
@@ -94,6 +115,8 @@ void reap_one(const Record& r) {
 }
 
 }  // namespace
+
+void set_network_reaper(void (*reaper)(const std::string&)) { g_network_reaper = reaper; }
 
 std::vector<std::string> reap_dead() {
     std::vector<std::string> reaped;
