@@ -2,6 +2,7 @@
 // run in the user-space interpreter against a reference model of the rules), cgroupsPath
 // resolution, and linux.resources written into fake v1 and v2 trees in a temporary directory.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -535,6 +536,62 @@ TEST_F(FakeTree, V1ResourcesToFilesAndTheDeviceList) {
         EXPECT_FALSE(fs::exists(mount + "/minibox")) << mount;
         EXPECT_TRUE(fs::exists(mount)) << mount;
     }
+}
+
+// How the init gets in without the kernel's grace period (resources.hpp): born in the v2
+// directory (the fd clone3 gets), and moving itself into the v1 ones with 0 in `tasks`; the
+// parent writes cgroup.procs only where neither applies.
+TEST_F(FakeTree, TheInitEntersWithoutBeingMovedByPid) {
+    resources::Fake fake;
+    fake.host.layout = cgroup::Layout::hybrid;
+    fake.host.v1 = {{"pids", root_ + "/pids"}, {"memory", root_ + "/memory"}};
+    fake.host.v2 = root_ + "/unified";
+    for (auto& d : {root_ + "/pids", root_ + "/memory", root_ + "/unified"}) fs::create_directories(d);
+    fake.on_mkdir = [](const std::string& dir) {
+        put(dir + "/cgroup.procs", "");
+        put(dir + "/tasks", "");
+    };
+    const std::string v2 = root_ + "/unified/minibox/ctr";
+    const std::vector<std::string> v1 = {root_ + "/memory/minibox/ctr", root_ + "/pids/minibox/ctr"};
+    auto c = resources::Container::plan(fake, "", "ctr", false, std::nullopt);
+    c.create();
+    const std::string pid = std::to_string(kNoSuchPid);
+
+    // Self-entry: the fd names the v2 directory; the parent moves nothing.
+    c.open_entries(true);
+    ASSERT_GE(c.entry_dir(), 0);
+    struct stat by_fd {}, by_path {};
+    ASSERT_EQ(::fstat(c.entry_dir(), &by_fd), 0);
+    ASSERT_EQ(::stat(v2.c_str(), &by_path), 0);
+    EXPECT_EQ(by_fd.st_ino, by_path.st_ino);
+    c.add_pid_rest(kNoSuchPid, true);
+    for (auto& d : v1) EXPECT_EQ(get(d + "/cgroup.procs"), "") << d;
+    EXPECT_EQ(get(v2 + "/cgroup.procs"), "");
+    // The kernel could not clone into it: then the parent moves it there, and only there.
+    c.add_pid_rest(kNoSuchPid, false);
+    EXPECT_EQ(get(v2 + "/cgroup.procs"), pid);
+    for (auto& d : v1) EXPECT_EQ(get(d + "/cgroup.procs"), "") << d;
+    // The child's side: 0 into each v1 `tasks`, none into v2; the fd is closed.
+    c.enter_self();
+    for (auto& d : v1) EXPECT_EQ(get(d + "/tasks"), "0") << d;
+    EXPECT_EQ(get(v2 + "/tasks"), "");
+    EXPECT_EQ(c.entry_dir(), -1);
+
+    // With hooks that look from the host: the parent moves it into v1 before they run.
+    for (auto& d : v1) put(d + "/tasks", "");
+    put(v2 + "/cgroup.procs", "");
+    c.open_entries(false);
+    c.add_pid_rest(kNoSuchPid, c.entry_dir() >= 0);
+    for (auto& d : v1) EXPECT_EQ(get(d + "/cgroup.procs"), pid) << d;
+    EXPECT_EQ(get(v2 + "/cgroup.procs"), "");
+    c.enter_self();
+    for (auto& d : v1) EXPECT_EQ(get(d + "/tasks"), "") << d;
+    c.close_entries();
+    EXPECT_EQ(c.entry_dir(), -1);
+
+    for (auto& top : {root_ + "/pids/minibox", root_ + "/memory/minibox", root_ + "/unified/minibox"}) unpopulate(top);
+    c.destroy();
+    EXPECT_FALSE(fs::exists(root_ + "/pids/minibox"));
 }
 
 TEST_F(FakeTree, FromDirsKeepsParentsItCannotKnowAreOurs) {
