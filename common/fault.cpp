@@ -26,6 +26,7 @@ long g_target = 0;        // MINIBOX_FAULT=N
 std::string g_match;      // MINIBOX_FAULT=TEXT
 int g_errno = EIO;
 std::string g_count_to;   // MINIBOX_FAULT_COUNT
+int g_count_fd = -1;      // MINIBOX_FAULT_COUNT=FILE, open for appending
 pid_t g_creator = 0;
 int g_suspended = 0;
 
@@ -53,6 +54,11 @@ struct Init {
         if (const char* e = std::getenv("MINIBOX_FAULT_ERRNO"); e && std::atoi(e) > 0) g_errno = std::atoi(e);
         if (count && *count) {
             g_count_to = count;
+            // Opened now, once: the container's process changes directory and root (chdir into
+            // its root, pivot_root), after which the name would mean another file, or one inside
+            // the image. The descriptor, inherited by clone, still names this one.
+            if (g_count_to != "1")
+                g_count_fd = ::open(g_count_to.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
             std::atexit(report_count);
         }
         g_armed = true;
@@ -66,13 +72,9 @@ bool g_armed = false;
 int inject_slow(std::string_view call) {
     if (!g_shared || g_suspended > 0) return 0;
     long n = ++g_shared->count;
-    if (!g_count_to.empty() && g_count_to != "1") {
+    if (g_count_fd >= 0) {
         std::string line = std::to_string(n) + "\t" + std::string(call) + "\n";
-        int fd = ::open(g_count_to.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-        if (fd >= 0) {
-            (void)!::write(fd, line.data(), line.size());  // O_APPEND: one line, whole
-            ::close(fd);
-        }
+        (void)!::write(g_count_fd, line.data(), line.size());  // O_APPEND: one line, whole
     }
     bool hit = g_target ? n == g_target : (!g_match.empty() && call.find(g_match) != std::string_view::npos);
     if (!hit || g_shared->fired.exchange(true)) return 0;

@@ -199,7 +199,7 @@ void prepare(const spec::Process& p, const std::optional<unsigned long>& persona
                       "ls -l /proc/{pid}/cwd"},
                      [&] { return ::chdir(p.cwd.c_str()); });
     } catch (const Error& e) {
-        throw SysError("process.cwd " + p.cwd, e.err())
+        throw SysError("process.cwd: chdir(" + quoted(p.cwd) + ")", e.err())
             .with_hint(e.err() == ENOENT ? "the directory does not exist in the container's root filesystem" : "");
     }
 }

@@ -3,7 +3,7 @@
 // For each step: one run counts its narrated operations (MINIBOX_FAULT_COUNT=FILE lists them),
 // then one run per operation fails exactly that one (MINIBOX_FAULT=N, errno EIO). After each:
 // exit 125, one line on stderr naming the call, and the host exactly as before the sweep:
-// mounts, links, nft tables, the run directory (leases, records, generated files), the image
+// mounts, links, the nft ruleset, the run directory (leases, records, generated files), the image
 // store (overlay and container directories; the image tree with sizes and times), and no new
 // cgroup under minibox/ in any hierarchy. Then the same with SIGKILL of the tool at each --step
 // pause (driven over a pty), followed by one ordinary start that must reap what the killed one
@@ -118,7 +118,8 @@ Snapshot snapshot() {
     Snapshot s;
     s.mounts = mounts();
     s.links = sh_out("ip -o link show | cut -d: -f2 | sort");
-    s.tables = sh_out("nft list tables");
+    // The whole ruleset, not only the table names: a published port left in a map is a leak too.
+    s.tables = sh_out("nft list ruleset");
     s.run_dir = tree(g_run, false);
     s.store = tree(g_root, false);
     s.image = tree(g_root + "/images", true);
@@ -134,7 +135,7 @@ std::string diff(const Snapshot& a, const Snapshot& b) {
     };
     one("mounts", a.mounts, b.mounts);
     one("links", a.links, b.links);
-    one("nft tables", a.tables, b.tables);
+    one("nft ruleset", a.tables, b.tables);
     one("run dir", a.run_dir, b.run_dir);
     one("store", a.store, b.store);
     one("image", a.image, b.image);

@@ -234,7 +234,7 @@ TEST_F(Running, ReturnsTheStatusOfTheProcess) {
     // A missing cwd is one clear line.
     r = rt({"exec", "--cwd", "/no/such/dir", id_, "true"});
     EXPECT_NE(r.status, 0);
-    EXPECT_NE(r.err.find("process.cwd /no/such/dir: No such file or directory"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("process.cwd: chdir(\"/no/such/dir\"): No such file or directory"), std::string::npos) << r.err;
 }
 
 TEST_F(Running, ForwardsSignalsAndWaitsForTheProcess) {

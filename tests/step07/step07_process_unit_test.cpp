@@ -252,7 +252,7 @@ TEST(Prepare, MissingCwdIsOneClearLine) {
     spec::Process p;
     p.cwd = "/minibox-no-such-dir";
     Child c([&] { process::prepare(p, std::nullopt); });
-    EXPECT_EQ(c.report().rfind("error: process.cwd /minibox-no-such-dir: No such file or directory", 0), 0u)
+    EXPECT_EQ(c.report().rfind("error: process.cwd: chdir(\"/minibox-no-such-dir\"): No such file or directory", 0), 0u)
         << c.report();
 }
 
