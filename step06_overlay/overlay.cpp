@@ -189,6 +189,23 @@ bool is_mount_point(const std::string& path) {
     return false;
 }
 
+namespace {
+
+// A directory of a dead run: its owner is gone, or it never wrote one and is not new.
+std::optional<Leftover> dead_run(const std::string& dir) {
+    struct stat st {};
+    if (::stat((dir + "/kept").c_str(), &st) == 0) return std::nullopt;  // --keep: the learner's to look at
+    Leftover l{dir, files::read_line(dir + "/owner"), false};
+    auto owner = state::Owner::parse(l.owner);
+    if (owner && owner->alive()) return std::nullopt;
+    // No record at all: either a start that is just being made (skip it for a while) or
+    // one killed before it wrote the record.
+    if (!owner && ::stat(dir.c_str(), &st) == 0 && ::time(nullptr) - st.st_mtime < 10) return std::nullopt;
+    return l;
+}
+
+}  // namespace
+
 std::vector<Leftover> find_leftovers(const image::Store& store) {
     std::vector<Leftover> out;
     DIR* d = ::opendir(store.containers_dir().c_str());
@@ -198,17 +215,32 @@ std::vector<Leftover> find_leftovers(const image::Store& store) {
         if (e->d_name[0] != '.') names.push_back(e->d_name);
     ::closedir(d);
     for (auto& n : names) {
-        std::string dir = store.containers_dir() + "/" + n;
+        if (auto l = dead_run(store.containers_dir() + "/" + n)) {
+            l->mounted = is_mount_point(l->dir + "/merged");
+            out.push_back(*l);
+        }
+    }
+    return out;
+}
+
+std::vector<Leftover> find_mounted_elsewhere(const image::Store& store) {
+    std::vector<Leftover> out;
+    const std::string tail = "/merged";
+    for (auto& m : mnt::read_mountinfo()) {
+        const std::string& p = m.mount_point;
+        if (m.fstype != "overlay" || !p.ends_with(tail)) continue;
+        std::string dir = p.substr(0, p.size() - tail.size());  // <store>/containers/<id>
+        size_t slash = dir.find_last_of('/');
+        if (slash == std::string::npos) continue;
+        std::string parent = dir.substr(0, slash), id = dir.substr(slash + 1);
+        bool an_id = id.size() == 12 && id.find_first_not_of("0123456789abcdef") == std::string::npos;
+        if (!an_id || !parent.ends_with("/containers") || parent == store.containers_dir()) continue;
         struct stat st {};
-        if (::stat((dir + "/kept").c_str(), &st) == 0) continue;  // --keep: the learner's to look at
-        Leftover l{dir, files::read_line(dir + "/owner"), false};
-        auto owner = state::Owner::parse(l.owner);
-        if (owner && owner->alive()) continue;
-        // No record at all: either a start that is just being made (skip it for a while) or
-        // one killed before it wrote the record.
-        if (!owner && ::stat(dir.c_str(), &st) == 0 && ::time(nullptr) - st.st_mtime < 10) continue;
-        l.mounted = is_mount_point(dir + "/merged");
-        out.push_back(l);
+        if (::stat((dir + "/owner").c_str(), &st) != 0) continue;  // not provably step06's
+        if (auto l = dead_run(dir)) {
+            l->mounted = true;
+            out.push_back(*l);
+        }
     }
     return out;
 }

@@ -75,6 +75,10 @@ struct Leftover {
     bool mounted = false;
 };
 std::vector<Leftover> find_leftovers(const image::Store& store);
+// The overlay mounts of dead runs that used another store (MINIBOX_ROOT, --root): mounted on
+// the host all the same, where no scan of `store` looks. Found in the mount table: an overlay
+// on <other store>/containers/<id>/merged whose directory holds step06's owner record.
+std::vector<Leftover> find_mounted_elsewhere(const image::Store& store);
 // Unmounts and removes them; returns what was removed.
 std::vector<Leftover> reap_leftovers(const image::Store& store);
 

@@ -70,7 +70,9 @@ std::vector<doctor::Finder> finders() {
     return {[] {
         std::vector<doctor::Leftover> out;
         image::Store store;
-        for (auto& l : find_leftovers(store)) {
+        auto leftovers = find_leftovers(store);
+        for (auto& l : find_mounted_elsewhere(store)) leftovers.push_back(l);
+        for (auto& l : leftovers) {
             std::string dir = l.dir;
             bool mounted = l.mounted;
             out.push_back({"overlay",

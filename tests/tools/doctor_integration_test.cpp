@@ -1,5 +1,6 @@
 // `minibox doctor` and `minibox cleanup` as root, run as the learner runs them.
 #include <sched.h>
+#include <signal.h>
 #include <sys/mount.h>
 
 #include <regex>
@@ -9,6 +10,7 @@
 
 using support::bin;
 using support::run;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -102,6 +104,44 @@ TEST(MiniboxCleanup, RefusesToRemoveThroughAMount) {
         << r.err;
     EXPECT_EQ(::access((stale + "/sub/precious").c_str(), F_OK), 0);
     ::umount2((stale + "/sub").c_str(), MNT_DETACH);
+}
+
+// A tool killed while it used a store of its own (MINIBOX_ROOT) leaves its overlay mounted on
+// the host; a cleanup looking only at the default store never saw it (found on this VM: an
+// overlay on /tmp/lt.XXXX/root/containers/ID/merged outlived every run).
+TEST(MiniboxCleanup, FindsTheOverlayOfAKilledRunInAnotherStore) {
+    REQUIRE_ROOT();
+    ASSERT_EQ(::unshare(CLONE_NEWNS), 0);  // the overlay stays in this test's mount namespace
+    ASSERT_EQ(::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), 0);
+    owner_test::TempRunDir run_dir;
+    char tmpl[] = "/tmp/minibox-elsewhere-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    std::string root = std::string(tmpl) + "/root";
+    ASSERT_EQ(support::sh("mkdir -p '" + root + "/images/busybox' && cp -a '" + support::busybox_rootfs() + "' '" +
+                          root + "/images/busybox/rootfs'")
+                  .status,
+              0);
+    {
+        support::Background tool({"env", "MINIBOX_ROOT=" + root, bin("step06_overlay"), "run", "--network", "none",
+                                  "busybox", "sh", "-c", "echo ready; exec sleep 30"});
+        ASSERT_NE(tool.wait_for_line("ready"), "");
+        tool.signal(SIGKILL);
+        tool.wait();
+    }
+    std::string containers = root + "/containers/";
+    ASSERT_NE(support::read_file("/proc/self/mountinfo").find(containers), std::string::npos)
+        << "a SIGKILLed tool leaves its overlay mounted";
+
+    auto listed = run({bin("minibox"), "cleanup"});  // the default store: not this one
+    EXPECT_NE(listed.out.find("overlay " + containers), std::string::npos) << listed.out;
+    EXPECT_NE(listed.out.find("(with its overlay mount"), std::string::npos) << listed.out;
+
+    auto removed = run({bin("minibox"), "cleanup", "--remove"});
+    EXPECT_EQ(removed.status, 0) << removed.err;
+    EXPECT_EQ(support::read_file("/proc/self/mountinfo").find(containers), std::string::npos);
+    EXPECT_TRUE(fs::is_empty(containers)) << "the container's directory goes too";
+    EXPECT_EQ(run({bin("minibox"), "cleanup"}).out.find(containers), std::string::npos);
+    fs::remove_all(tmpl);
 }
 
 }  // namespace
