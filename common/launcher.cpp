@@ -256,20 +256,38 @@ std::string clone_flags_text(int flags) {
                         {SIGCHLD, "SIGCHLD"}});
 }
 
-pid_t clone_child(ChildArgs& args, int flags) {
-    // clone(2) as fork(2) does it: no CLONE_VM, so the child gets a copy of our memory, and no
-    // stack of its own (NULL), so it goes on from this very line on its copy of ours. glibc's
-    // clone() wrapper insists on a separate stack and a function; the raw system call does not,
-    // which spares an mmap and lets sanitizers (which track each thread's stack) follow the child.
-    // On every architecture the first argument is the flags; the others matter only with
-    // CLONE_SETTLS / CLONE_*_TID flags, which we do not pass.
-    narrate::Op op{"launch", "clone(" + clone_flags_text(flags | SIGCHLD) + ")",
-                   "a child process in new namespaces, waiting for our go",
-                   "ls -l /proc/" + std::to_string(::getpid()) + "/ns   # the tool's own, for comparison"};
+// clone(2) as fork(2) does it: no CLONE_VM, so the child gets a copy of our memory, and no
+// stack of its own (NULL), so it goes on from this very line on its copy of ours. glibc's
+// clone() wrapper insists on a separate stack and a function; the raw system call does not,
+// which spares an mmap and lets sanitizers (which track each thread's stack) follow the child.
+// On every architecture the first argument is the flags; the others matter only with
+// CLONE_SETTLS / CLONE_*_TID flags, which we do not pass.
+// With a cgroup_fd (Context::cgroup_fd, see launcher.hpp) the call is clone3(2) with
+// CLONE_INTO_CGROUP instead, so the child starts in that cgroup2 directory; it returns -1 when
+// this kernel cannot (ENOSYS before 5.3, E2BIG before 5.7), and the caller clones again
+// without it.
+pid_t clone_child(ChildArgs& args, int flags, int cgroup_fd = -1) {
+    const bool into = cgroup_fd >= 0;
+    clone_args ca{};
+    ca.flags = static_cast<uint64_t>(static_cast<unsigned>(flags)) | CLONE_INTO_CGROUP;
+    ca.exit_signal = SIGCHLD;
+    ca.cgroup = static_cast<uint64_t>(cgroup_fd);
+    narrate::Op op = into ? narrate::Op{"launch",
+                                        "clone3({" + clone_flags_text(flags) +
+                                            "|CLONE_INTO_CGROUP, exit_signal=SIGCHLD, cgroup=fd})",
+                                        "a child process in new namespaces, born in the container's cgroup, "
+                                        "waiting for our go",
+                                        "cat /proc/{pid}/cgroup   # already the container's"}
+                          : narrate::Op{"launch", "clone(" + clone_flags_text(flags | SIGCHLD) + ")",
+                                        "a child process in new namespaces, waiting for our go",
+                                        "ls -l /proc/" + std::to_string(::getpid()) +
+                                            "/ns   # the tool's own, for comparison"};
     pid_t pid = -1;
     try {
         pid = static_cast<pid_t>(narrate::sys(op, [&] {
-            long rc = ::syscall(SYS_clone, static_cast<unsigned long>(flags | SIGCHLD), nullptr, nullptr, nullptr, 0UL);
+            long rc = into ? ::syscall(SYS_clone3, &ca, sizeof ca)
+                           : ::syscall(SYS_clone, static_cast<unsigned long>(flags | SIGCHLD), nullptr, nullptr,
+                                       nullptr, 0UL);
             // The child: it must never return from here, into narration and our callers, whose
             // frames it holds only as a copy (their destructors would undo the parent's work).
             // child_main ends in exec or _exit.
@@ -277,36 +295,7 @@ pid_t clone_child(ChildArgs& args, int flags) {
             return rc;
         }));
     } catch (Error& e) {
-        if (e.err() == EPERM) e.with_hint("run as root (sudo); creating namespaces needs CAP_SYS_ADMIN");
-        if (e.err() == EINVAL) e.with_hint("this kernel lacks one of these namespaces (see minibox doctor)");
-        throw;
-    }
-    return pid;
-}
-
-// clone_child's twin for Context::cgroup_fd: clone3(2) with CLONE_INTO_CGROUP, so the child
-// starts in that cgroup2 directory (see launcher.hpp). Like clone_child: no stack (0), so the
-// child goes on from the call on its copy of ours, and branches off inside the lambda. Returns
-// -1 when this kernel has no clone3 or no CLONE_INTO_CGROUP (ENOSYS before 5.3, E2BIG before
-// 5.7): the caller then uses clone_child.
-pid_t clone_child_into(ChildArgs& args, int flags, int cgroup_fd) {
-    clone_args ca{};
-    ca.flags = static_cast<uint64_t>(static_cast<unsigned>(flags)) | CLONE_INTO_CGROUP;
-    ca.exit_signal = SIGCHLD;
-    ca.cgroup = static_cast<uint64_t>(cgroup_fd);
-    narrate::Op op{"launch",
-                   "clone3({" + clone_flags_text(flags) + "|CLONE_INTO_CGROUP, exit_signal=SIGCHLD, cgroup=fd})",
-                   "a child process in new namespaces, born in the container's cgroup, waiting for our go",
-                   "cat /proc/{pid}/cgroup   # already the container's"};
-    pid_t pid = -1;
-    try {
-        pid = static_cast<pid_t>(narrate::sys(op, [&] {
-            long rc = ::syscall(SYS_clone3, &ca, sizeof ca);
-            if (rc == 0) ::_exit(child_main(&args));  // the child, as in clone_child
-            return rc;
-        }));
-    } catch (Error& e) {
-        if (e.err() == ENOSYS || e.err() == E2BIG) return -1;
+        if (into && (e.err() == ENOSYS || e.err() == E2BIG)) return -1;
         if (e.err() == EPERM) e.with_hint("run as root (sudo); creating namespaces needs CAP_SYS_ADMIN");
         if (e.err() == EINVAL) e.with_hint("this kernel lacks one of these namespaces (see minibox doctor)");
         throw;
@@ -377,7 +366,7 @@ void spawn(const std::vector<Layer*>& layers, Context& ctx, ChildArgs& args, pid
     args.layers = &layers;
     args.ctx = &ctx;
     args.parent_end = parent_end.get();
-    child = ctx.cgroup_fd >= 0 ? clone_child_into(args, flags, ctx.cgroup_fd) : -1;
+    child = ctx.cgroup_fd >= 0 ? clone_child(args, flags, ctx.cgroup_fd) : -1;
     if (child < 0) {
         ctx.cgroup_fd = -1;  // not born there: the layer moves it (join_child)
         child = clone_child(args, flags);
