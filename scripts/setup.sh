@@ -16,7 +16,7 @@ say() { [ -n "${MINIBOX_QUIET:-}" ] || echo "setup: $*"; }
 #    distribution's archive.
 required="cmake make g++ pkg-config file libcli11-dev libspdlog-dev libfmt-dev libgtest-dev
           busybox-static nlohmann-json3-dev libarchive-dev libssl-dev iproute2 nftables libnftables-dev util-linux procps
-          psmisc libseccomp-dev libboost-dev libcurl4-openssl-dev"
+          psmisc libseccomp-dev libboost-dev libcurl4-openssl-dev nettle-dev"
 # Used by the tests of later steps when the distribution has them (the cgroup v2 VM test
 # boots Debian's cloud kernel under qemu; step06 imports an OCI layout made by umoci; step07's
 # client tests drive the runtime from podman, containerd's ctr and dockerd, and run the same
